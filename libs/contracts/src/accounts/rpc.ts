@@ -1,0 +1,114 @@
+import { z } from 'zod';
+import { defineRpc } from '../common/define.js';
+import { agentId, compactJws, derBase64, isoDateTime, owner, personSubject, tokenSerial, uuid, validityOption } from '../common/primitives.js';
+import { keyAccount, tokenView } from './key-account.js';
+
+/** A password travels only over this request/reply, in memory: never into a stream, a table or a log. */
+const password = z.string().min(1).max(256);
+
+export const AuthorizeTemporaryKeyV1 = defineRpc({
+  context: 'accounts', name: 'authorize-temporary-key', version: 1,
+  request: z.strictObject({
+    userId: uuid,
+    baseKeyId: uuid,
+    password,
+    requestId: uuid,
+    validity: validityOption,
+    tokenSerial,
+  }),
+  response: z.strictObject({
+    /** Compact JWS (ES256) signed by the cloud key, `x5c` = base certificate. */
+    authorization: compactJws,
+    expiresAt: isoDateTime,
+    owner,
+    subject: personSubject,
+    baseCertificate: z.strictObject({
+      serialNumber: z.string(),
+      notBefore: isoDateTime,
+      notAfter: isoDateTime,
+      der: derBase64,
+    }),
+  }),
+  errors: ['not-found', 'key-not-eligible', 'key-access-blocked', 'wrong-password', 'busy'],
+});
+
+export const ListKeysV1 = defineRpc({
+  context: 'accounts', name: 'list-keys', version: 1,
+  request: z.strictObject({
+    userId: uuid,
+    limit: z.number().int().min(1).max(200),
+    cursor: z.string().max(512).nullable(),
+  }),
+  response: z.strictObject({ items: z.array(keyAccount), nextCursor: z.string().nullable() }),
+  errors: ['validation-failed'],
+});
+
+export const GetKeyV1 = defineRpc({
+  context: 'accounts', name: 'get-key', version: 1,
+  request: z.strictObject({ userId: uuid, keyId: uuid }),
+  response: z.strictObject({
+    key: keyAccount,
+    /** The base certificate's status as the registry knows it (for the validity policy). */
+    certificateRevoked: z.boolean(),
+  }),
+  errors: ['not-found'],
+});
+
+export const GetKeyCertificateV1 = defineRpc({
+  context: 'accounts', name: 'get-key-certificate', version: 1,
+  request: z.strictObject({ userId: uuid, keyId: uuid }),
+  response: z.strictObject({ der: derBase64 }),
+  errors: ['not-found'],
+});
+
+export const ListTokensV1 = defineRpc({
+  context: 'accounts', name: 'list-tokens', version: 1,
+  request: z.strictObject({ userId: uuid }),
+  response: z.strictObject({ items: z.array(tokenView) }),
+});
+
+/** The token must belong to the user and its agent be online; otherwise `token-unavailable`. */
+export const GetUserTokenV1 = defineRpc({
+  context: 'accounts', name: 'get-user-token', version: 1,
+  request: z.strictObject({ userId: uuid, tokenId: z.string().min(1).max(200) }),
+  response: z.strictObject({ token: tokenView }),
+  errors: ['token-unavailable'],
+});
+
+export const RegisterAgentV1 = defineRpc({
+  context: 'accounts', name: 'register-agent', version: 1,
+  request: z.strictObject({ agentId, userId: uuid }),
+  response: z.strictObject({ agentId, userId: uuid, registeredAt: isoDateTime }),
+  errors: ['not-found', 'conflict'],
+});
+
+export const UnblockKeyAccessV1 = defineRpc({
+  context: 'accounts', name: 'unblock-key-access', version: 1,
+  request: z.strictObject({ keyId: uuid, operator: z.string().min(1).max(100) }),
+  response: z.strictObject({ keyId: uuid, unblocked: z.boolean() }),
+  errors: ['not-found'],
+});
+
+/** Development mode only. */
+export const CreateDevUserV1 = defineRpc({
+  context: 'accounts', name: 'create-dev-user', version: 1,
+  request: z.strictObject({
+    fullName: z.string().min(1).max(256),
+    rnokpp: z.string().regex(/^\d{10}$/, 'РНОКПП: 10 digits'),
+    organization: z.string().min(1).max(256).nullable(),
+    edrpou: z.string().regex(/^\d{8}$/, 'ЄДРПОУ: 8 digits').nullable(),
+    position: z.string().min(1).max(128).nullable(),
+    cloudKeyPassword: password,
+    certificate: z.strictObject({ notBefore: isoDateTime, notAfter: isoDateTime }).nullable(),
+  }),
+  response: z.strictObject({ userId: uuid, keyId: uuid }),
+  errors: ['validation-failed', 'conflict', 'not-available'],
+});
+
+/** Development mode only: the user behind a dev session. */
+export const FindDevUserV1 = defineRpc({
+  context: 'accounts', name: 'find-dev-user', version: 1,
+  request: z.strictObject({ rnokpp: z.string().regex(/^\d{10}$/) }),
+  response: z.strictObject({ userId: uuid }),
+  errors: ['not-found', 'not-available'],
+});

@@ -1,0 +1,271 @@
+import { CustomTransportStrategy, Server } from '@nestjs/microservices';
+import { jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
+import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  agentIdOfSubject, envelopeSchema, findMessageContract, rpcContracts, subjectMatches, type Envelope, type RpcContract,
+} from '@thk/contracts';
+import { formatIssues } from '@thk/contracts';
+import { AppError, createLogger, toAppError, type Logger } from '@thk/core';
+import { lastValueFrom, isObservable } from 'rxjs';
+import { connectNats, type NatsConnectionConfig } from './connection.js';
+import { JetStreamContext, NatsRpcContext, type JetStreamMessageInfo } from './jetstream.context.js';
+import { DEFAULT_MAX_DELIVER, provisionConsumer, provisionStreams, type ConsumerSpec, type ProvisioningOptions, type StreamSpec } from './provisioning.js';
+import type { RpcReply } from './rpc-client.js';
+import { Semaphore } from './semaphore.js';
+
+export interface JetStreamServerOptions {
+  /** The service name: the `source` of its envelopes and the queue group of its RPC handlers. */
+  service: string;
+  /** Either a connection to share, or how to open one (then the server owns and closes it). */
+  connection: NatsConnection | NatsConnectionConfig;
+  /** Streams to create or update at start (default: none; the stack or a provisioning step makes them). */
+  streams?: StreamSpec[];
+  provisioning?: ProvisioningOptions;
+  consumers?: ConsumerSpec[];
+  /** Subscribe `@MessagePattern` handlers to their RPC subjects (default true). */
+  rpc?: boolean;
+  /** Back-off for `nak` after a retryable failure, by delivery count (last value repeats). */
+  backoffMs?: number[];
+  /** Prefix of dead-letter subjects: `<prefix>.<stream>.<durable>`. */
+  deadLetterPrefix?: string;
+  /** In-flight RPC calls per replica before new ones wait. */
+  rpcConcurrency?: number;
+  logger?: Logger;
+}
+
+export interface DeadLetter {
+  reason: string;
+  code: string;
+  consumer: string;
+  stream: string;
+  streamSequence: number;
+  subject: string;
+  deliveryCount: number;
+  deadLetteredAt: string;
+  /** The original message as received (UTF-8, truncated to 64 KiB). */
+  original: string;
+}
+
+const DEFAULT_BACKOFF = [250, 1_000, 5_000, 15_000, 30_000];
+
+/**
+ * A `@nestjs/microservices` transport over NATS JetStream. Durable pull consumers feed
+ * `@EventPattern(contract.subjectPattern)` handlers with the validated envelope; the message is
+ * acked only after the handler resolved (its transaction committed), nak'ed with back-off on a
+ * retryable error, and terminated to a dead-letter subject when it fails its schema or stays poison.
+ * `@MessagePattern(rpcContract.subject)` handlers answer core NATS request/reply.
+ */
+export class JetStreamServer extends Server implements CustomTransportStrategy {
+  private nc: NatsConnection | undefined;
+  private ownsConnection = false;
+  private readonly consumeLoops: Array<{ messages: ConsumerMessages; done: Promise<void>; sem: Semaphore }> = [];
+  private readonly subscriptions: Subscription[] = [];
+  private readonly log: Logger;
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+  private rpcSem: Semaphore;
+  private closed = false;
+
+  constructor(private readonly options: JetStreamServerOptions) {
+    super();
+    this.log = options.logger ?? createLogger(`${options.service}:jetstream`);
+    this.rpcSem = new Semaphore(options.rpcConcurrency ?? 256);
+  }
+
+  on(): void { /* no server events are exposed */ }
+  unwrap<T>(): T { return this.nc as T; }
+
+  async listen(callback: (error?: unknown) => void): Promise<void> {
+    try {
+      await this.start();
+      callback();
+    } catch (error) {
+      callback(error);
+    }
+  }
+
+  get connection(): NatsConnection {
+    if (!this.nc) throw new AppError('messaging.not-connected', 'the JetStream server has not started');
+    return this.nc;
+  }
+
+  private async start(): Promise<void> {
+    const conn = this.options.connection;
+    if ('publish' in conn && typeof conn.publish === 'function') {
+      this.nc = conn as NatsConnection;
+    } else {
+      this.nc = await connectNats(conn as NatsConnectionConfig);
+      this.ownsConnection = true;
+    }
+    const jsm = await provisionStreams(this.nc, this.options.streams ?? [], this.options.provisioning);
+    for (const spec of this.options.consumers ?? []) {
+      await provisionConsumer(jsm, spec);
+      await this.startConsumer(jsm, spec);
+    }
+    if (this.options.rpc ?? true) this.subscribeRpcHandlers();
+  }
+
+  private async startConsumer(_jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
+    const js = jetstream(this.connection);
+    const consumer = await js.consumers.get(spec.stream, spec.durable);
+    const concurrency = spec.concurrency ?? 16;
+    const sem = new Semaphore(concurrency);
+    const messages = await consumer.consume({ max_messages: concurrency * 2 });
+    const done = (async () => {
+      for await (const m of messages) {
+        await sem.acquire();
+        void this.handleJsMessage(m, spec).finally(() => sem.release());
+      }
+    })().catch((error) => this.log.error({ err: error, durable: spec.durable }, 'consume loop ended with an error'));
+    this.consumeLoops.push({ messages, done, sem });
+    this.log.info({ stream: spec.stream, durable: spec.durable, filter: spec.filterSubject, concurrency }, 'consuming');
+  }
+
+  private async handleJsMessage(m: JsMsg, spec: ConsumerSpec): Promise<void> {
+    const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    const base = { subject: m.subject, stream: spec.stream, durable: spec.durable, streamSequence: m.seq, deliveryCount: m.info.deliveryCount };
+    let envelope: Envelope;
+    let pattern: string;
+    try {
+      ({ envelope, pattern } = this.decode(m));
+    } catch (error) {
+      await this.deadLetter(m, spec, toAppError(error));
+      return;
+    }
+    const handler = this.getHandlerByPattern(pattern);
+    if (!handler) {
+      // The consumer's filter is wider than what this service handles: nothing to do.
+      m.ack();
+      return;
+    }
+    const info: JetStreamMessageInfo = { ...base, agentId: agentIdOfSubject(m.subject), envelope };
+    try {
+      const result = await handler(envelope, new JetStreamContext([info]));
+      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      await m.ackAck().catch(() => m.ack());
+    } catch (raw) {
+      const error = toAppError(raw);
+      if (!error.retryable || m.info.deliveryCount >= maxDeliver) {
+        const reason = error.retryable ? `gave up after ${m.info.deliveryCount} deliveries: ${error.message}` : error.message;
+        await this.deadLetter(m, spec, new AppError(error.code, reason));
+        return;
+      }
+      const backoff = this.options.backoffMs ?? DEFAULT_BACKOFF;
+      const delay = backoff[Math.min(m.info.deliveryCount - 1, backoff.length - 1)] ?? 1_000;
+      this.log.warn({ code: error.code, subject: m.subject, type: envelope.type, id: envelope.id, delivery: m.info.deliveryCount, delayMs: delay }, `handler failed, will retry: ${error.message}`);
+      m.nak(delay);
+    }
+  }
+
+  /** Parses and validates the envelope and its data; upcasts older versions. */
+  private decode(m: JsMsg): { envelope: Envelope; pattern: string } {
+    let json: unknown;
+    try {
+      json = JSON.parse(this.decoder.decode(m.data));
+    } catch {
+      throw new AppError('messaging.malformed', 'message body is not JSON');
+    }
+    const env = envelopeSchema.safeParse(json);
+    if (!env.success) throw new AppError('messaging.invalid-envelope', `envelope fails its schema: ${formatIssues(env.error)}`);
+    const found = findMessageContract(env.data.type, env.data.version);
+    if (!found) throw new AppError('messaging.unknown-type', `unknown message type ${env.data.type} v${env.data.version}`);
+    if (!subjectMatches(found.contract.subjectPattern, m.subject)) {
+      throw new AppError('messaging.subject-mismatch', `${env.data.type} is not allowed on subject ${m.subject}`);
+    }
+    const data = found.schema.safeParse(env.data.data);
+    if (!data.success) throw new AppError('messaging.invalid-data', `${env.data.type} v${env.data.version} fails its schema: ${formatIssues(data.error)}`);
+    const upcast = found.upcast ? found.upcast(data.data) : data.data;
+    return { envelope: { ...env.data, version: found.contract.version, data: upcast }, pattern: found.contract.subjectPattern };
+  }
+
+  private async deadLetter(m: JsMsg, spec: ConsumerSpec, error: AppError): Promise<void> {
+    const prefix = this.options.deadLetterPrefix ?? 'dlq';
+    const subject = `${prefix}.${spec.stream}.${spec.durable}`;
+    const letter: DeadLetter = {
+      reason: error.message,
+      code: error.code,
+      consumer: spec.durable,
+      stream: spec.stream,
+      streamSequence: m.seq,
+      subject: m.subject,
+      deliveryCount: m.info.deliveryCount,
+      deadLetteredAt: new Date().toISOString(),
+      original: this.decoder.decode(m.data.subarray(0, 65_536)),
+    };
+    try {
+      const h = headers();
+      h.set('Thk-Dead-Letter-Reason', error.code);
+      await jetstream(this.connection).publish(subject, this.encoder.encode(JSON.stringify(letter)), { msgID: `dlq:${spec.stream}:${spec.durable}:${m.seq}`, headers: h });
+    } catch (publishError) {
+      // Without a dead letter we must not drop the message: let it come back.
+      this.log.error({ err: publishError, subject }, 'could not dead-letter; will retry the message');
+      m.nak(5_000);
+      return;
+    }
+    this.log.warn({ code: error.code, subject: m.subject, seq: m.seq, deadLetter: subject }, `dead-lettered: ${error.message}`);
+    m.term(error.code);
+  }
+
+  private subscribeRpcHandlers(): void {
+    const contracts = new Map<string, RpcContract<any, any>>(rpcContracts.map((c) => [c.subject, c]));
+    for (const [pattern, handler] of this.getHandlers()) {
+      if (handler.isEventHandler) continue;
+      const contract = contracts.get(pattern);
+      if (!contract) throw new AppError('messaging.unknown-rpc', `@MessagePattern(${pattern}) names no RPC contract`);
+      const sub = this.connection.subscribe(pattern, {
+        queue: this.options.service,
+        callback: (err, msg) => {
+          if (err) { this.log.error({ err }, 'rpc subscription error'); return; }
+          void this.rpcSem.use(async () => {
+            const reply = await this.answerRpc(contract, msg.data, pattern);
+            if (msg.reply) msg.respond(this.encoder.encode(JSON.stringify(reply)));
+          });
+        },
+      });
+      this.subscriptions.push(sub);
+      this.log.info({ subject: pattern, queue: this.options.service }, 'answering');
+    }
+  }
+
+  private async answerRpc(contract: RpcContract<any, any>, bytes: Uint8Array, subject: string): Promise<RpcReply> {
+    let request: unknown;
+    try {
+      request = JSON.parse(this.decoder.decode(bytes));
+    } catch {
+      return { ok: false, error: { code: 'validation-failed', message: 'request is not JSON', retryable: false } };
+    }
+    const parsed = contract.request.safeParse(request);
+    if (!parsed.success) {
+      return { ok: false, error: { code: 'validation-failed', message: formatIssues(parsed.error), retryable: false } };
+    }
+    const handler = this.getHandlerByPattern(subject);
+    if (!handler) return { ok: false, error: { code: 'internal', message: 'no handler', retryable: false } };
+    try {
+      let result = await handler(parsed.data, new NatsRpcContext([{ subject }]));
+      if (isObservable(result)) result = await lastValueFrom(result, { defaultValue: undefined });
+      const response = contract.response.safeParse(result);
+      if (!response.success) {
+        this.log.error({ subject, issues: response.error.issues.slice(0, 5) }, 'handler answered a reply that fails its schema');
+        return { ok: false, error: { code: 'internal', message: 'the service produced an invalid answer', retryable: false } };
+      }
+      return { ok: true, data: response.data };
+    } catch (raw) {
+      if (raw instanceof AppError) return { ok: false, error: raw.toShape() };
+      // Unknown errors may carry anything (even a secret from a driver message): log, answer generically.
+      this.log.error({ err: raw, subject }, 'rpc handler failed');
+      return { ok: false, error: { code: 'internal', message: 'internal error; retry later', retryable: true } };
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    for (const sub of this.subscriptions) sub.unsubscribe();
+    for (const loop of this.consumeLoops) {
+      await loop.messages.close().catch(() => undefined);
+    }
+    await Promise.all(this.consumeLoops.map((l) => l.sem.idle()));
+    await this.rpcSem.idle();
+    if (this.ownsConnection && this.nc) await this.nc.drain().catch(() => undefined);
+  }
+}

@@ -1,0 +1,73 @@
+import pg from 'pg';
+import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+
+export interface DatabaseConfig {
+  /** `postgres://user:pass@host:port/database`; each service has its own database. */
+  url: string;
+  applicationName: string;
+  entities: MixedList<Function | string | EntitySchema>;
+  migrations: MixedList<Function | string>;
+  poolSize?: number;
+  /** TLS in production: `{ ca, cert?, key? }` PEM strings, or `true` for system CAs. */
+  ssl?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+}
+
+/** The URL of a service's database on a shared server: `DATABASE_URL` with the path replaced. */
+export function serviceDatabaseUrl(serverUrl: string, database: string): string {
+  const u = new URL(serverUrl);
+  u.pathname = `/${database}`;
+  return u.toString();
+}
+
+/** Creates the database named in `url` when it does not exist (development and tests; production provisions its own). */
+export async function ensureDatabase(url: string): Promise<void> {
+  const target = new URL(url);
+  const name = decodeURIComponent(target.pathname.slice(1));
+  if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`refusing to create database with unusual name "${name}"`);
+  const admin = new URL(url);
+  admin.pathname = '/postgres';
+  const client = new pg.Client({ connectionString: admin.toString() });
+  await client.connect();
+  try {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04') throw error; // created concurrently
+      });
+    }
+  } finally {
+    await client.end();
+  }
+}
+
+/** A TypeORM data source whose schema comes only from migrations (never `synchronize`). */
+export function createDataSource(config: DatabaseConfig): DataSource {
+  const options: DataSourceOptions = {
+    type: 'postgres',
+    url: config.url,
+    applicationName: config.applicationName,
+    entities: config.entities,
+    migrations: config.migrations,
+    migrationsTableName: 'schema_migrations',
+    synchronize: false,
+    migrationsRun: false,
+    logging: ['error'],
+    ...(config.ssl ? { ssl: config.ssl } : {}),
+    extra: { max: config.poolSize ?? 10 },
+  };
+  return new DataSource(options);
+}
+
+/** Initialises the data source and applies pending migrations, each in its own transaction. */
+export async function openDatabase(config: DatabaseConfig, options: { create?: boolean } = {}): Promise<DataSource> {
+  if (options.create) await ensureDatabase(config.url);
+  const ds = createDataSource(config);
+  await ds.initialize();
+  try {
+    await ds.runMigrations({ transaction: 'each' });
+  } catch (error) {
+    await ds.destroy();
+    throw error;
+  }
+  return ds;
+}

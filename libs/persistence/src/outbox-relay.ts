@@ -1,0 +1,143 @@
+import pg from 'pg';
+import type { Envelope } from '@thk/contracts';
+import { createLogger, type Logger } from '@thk/core';
+import type { MessagePublisher } from '@thk/messaging';
+import { OUTBOX_CHANNEL } from './unit-of-work.js';
+
+export interface OutboxRelayOptions {
+  databaseUrl: string;
+  publisher: MessagePublisher;
+  /** Rows claimed per round. */
+  batchSize?: number;
+  /** Fallback poll when no NOTIFY arrives (another process crashed mid-publish, a missed notification). */
+  pollIntervalMs?: number;
+  /** Published rows older than this are deleted (JetStream de-duplicates within its own window). */
+  retainPublishedMs?: number;
+  /** Inbox rows older than this are deleted; keep it longer than the streams' max age. */
+  retainInboxMs?: number;
+  logger?: Logger;
+  ssl?: pg.ClientConfig['ssl'];
+}
+
+interface OutboxRow { seq: string; message_id: string; subject: string; envelope: Envelope }
+
+/**
+ * Publishes committed outbox rows to JetStream with `Nats-Msg-Id` = message id, then marks them.
+ * Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several replicas share the work without
+ * publishing a row twice; a crash between publish and mark re-publishes, and JetStream's
+ * de-duplication absorbs it.
+ */
+export class OutboxRelay {
+  private pool: pg.Pool;
+  private listener: pg.Client | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private pending = false;
+  private draining: Promise<void> = Promise.resolve();
+  private stopped = false;
+  private lastPurge = 0;
+  private readonly log: Logger;
+  published = 0;
+
+  constructor(private readonly options: OutboxRelayOptions) {
+    this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2, application_name: 'outbox-relay', ...(options.ssl ? { ssl: options.ssl } : {}) });
+    this.log = options.logger ?? createLogger('outbox-relay');
+  }
+
+  async start(): Promise<void> {
+    this.listener = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'outbox-listener', ...(this.options.ssl ? { ssl: this.options.ssl } : {}) });
+    this.listener.on('notification', () => this.kick());
+    this.listener.on('error', (error) => this.log.warn({ err: error }, 'outbox listener connection lost; polling until it is back'));
+    await this.listener.connect();
+    await this.listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    const poll = () => {
+      if (this.stopped) return;
+      this.kick();
+      this.timer = setTimeout(poll, this.options.pollIntervalMs ?? 1_000);
+      this.timer.unref();
+    };
+    poll();
+  }
+
+  /** Asks for a drain; coalesces bursts of notifications into one running loop. */
+  kick(): void {
+    if (this.stopped) return;
+    if (this.running) { this.pending = true; return; }
+    this.running = true;
+    this.draining = this.drain().finally(() => {
+      this.running = false;
+      if (this.pending && !this.stopped) { this.pending = false; this.kick(); }
+    });
+  }
+
+  private async drain(): Promise<void> {
+    try {
+      for (;;) {
+        const n = await this.relayBatch();
+        if (n < (this.options.batchSize ?? 100)) break;
+      }
+      await this.purgeIfDue();
+    } catch (error) {
+      this.log.warn({ err: error }, 'outbox relay round failed; will retry');
+    }
+  }
+
+  /** Claims, publishes and marks one batch; returns how many rows it claimed. */
+  async relayBatch(): Promise<number> {
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const { rows } = await client.query<OutboxRow>(
+        `SELECT seq, message_id, subject, envelope FROM outbox
+          WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.options.batchSize ?? 100],
+      );
+      if (rows.length === 0) { await client.query('COMMIT'); return 0; }
+      // Fired together, in order; each awaits its PubAck.
+      const results = await Promise.allSettled(rows.map((r) => this.options.publisher.publish(r.subject, r.envelope)));
+      const ok: string[] = [];
+      const failed: Array<{ seq: string; error: string }> = [];
+      results.forEach((res, i) => {
+        if (res.status === 'fulfilled') ok.push(rows[i]!.seq);
+        else failed.push({ seq: rows[i]!.seq, error: String((res.reason as Error)?.message ?? res.reason).slice(0, 500) });
+      });
+      if (ok.length) await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1::bigint[])', [ok]);
+      for (const f of failed) await client.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1', [f.seq, f.error]);
+      await client.query('COMMIT');
+      this.published += ok.length;
+      if (failed.length) {
+        this.log.warn({ failed: failed.length, first: failed[0]?.error }, 'some outbox rows could not be published; retrying later');
+        return 0; // stop this round; the poll retries
+      }
+      return rows.length;
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw error;
+    } finally {
+      client.release();
+    }
+  }
+
+  private async purgeIfDue(): Promise<void> {
+    if (Date.now() - this.lastPurge < 60_000) return;
+    this.lastPurge = Date.now();
+    const published = this.options.retainPublishedMs ?? 7 * 24 * 3_600_000;
+    const inbox = this.options.retainInboxMs ?? 14 * 24 * 3_600_000;
+    await this.pool.query(`DELETE FROM outbox WHERE published_at < now() - ($1::bigint * interval '1 millisecond')`, [published]);
+    await this.pool.query(`DELETE FROM inbox WHERE processed_at < now() - ($1::bigint * interval '1 millisecond')`, [inbox]);
+  }
+
+  /** Rows not yet published (for health checks and tests). */
+  async backlog(): Promise<number> {
+    const { rows } = await this.pool.query<{ n: string }>('SELECT count(*) AS n FROM outbox WHERE published_at IS NULL');
+    return Number(rows[0]?.n ?? 0);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    await this.draining.catch(() => undefined);
+    await this.listener?.end().catch(() => undefined);
+    await this.pool.end().catch(() => undefined);
+  }
+}

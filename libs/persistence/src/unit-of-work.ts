@@ -1,0 +1,55 @@
+import type { DataSource, EntityManager } from 'typeorm';
+import type { OutgoingMessage } from '@thk/messaging';
+
+export const OUTBOX_CHANNEL = 'thk_outbox';
+
+export interface Transaction {
+  manager: EntityManager;
+  /** Queues a message to be published after (and only if) this transaction commits. */
+  emit(message: OutgoingMessage): void;
+}
+
+export interface InboxKey {
+  /** The consumer's name (its durable); one message may be processed once by each consumer. */
+  consumer: string;
+  messageId: string;
+}
+
+export type UnitOfWorkResult<T> = { applied: true; value: T } | { applied: false; reason: 'duplicate' };
+
+/**
+ * Writes a state change, the inbox mark of the message that caused it, and the messages it emits
+ * in one transaction. A message already in the inbox is not applied again: the result says so and
+ * the caller simply acknowledges it.
+ */
+export class UnitOfWork {
+  constructor(private readonly dataSource: DataSource) {}
+
+  async run<T>(work: (tx: Transaction) => Promise<T>, options: { inbox?: InboxKey } = {}): Promise<UnitOfWorkResult<T>> {
+    return this.dataSource.transaction(async (manager) => {
+      if (options.inbox) {
+        const inserted: unknown[] = await manager.query(
+          'INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING message_id',
+          [options.inbox.consumer, options.inbox.messageId],
+        );
+        if (inserted.length === 0) return { applied: false, reason: 'duplicate' } as const;
+      }
+      const outgoing: OutgoingMessage[] = [];
+      const value = await work({ manager, emit: (m) => { outgoing.push(m); } });
+      if (outgoing.length > 0) {
+        const ids = outgoing.map((m) => m.envelope.id);
+        const subjects = outgoing.map((m) => m.subject);
+        const envelopes = outgoing.map((m) => JSON.stringify(m.envelope));
+        await manager.query(
+          `INSERT INTO outbox (message_id, subject, envelope)
+           SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
+           ON CONFLICT (message_id) DO NOTHING`,
+          [ids, subjects, envelopes],
+        );
+        // Delivered to listening relays when (and only if) the transaction commits.
+        await manager.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
+      }
+      return { applied: true, value } as const;
+    });
+  }
+}
