@@ -1,0 +1,284 @@
+import { Controller, Inject, Module, type INestMicroservice } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { KeyStatusChangedV1, type Envelope, type KeyStatusChangedV1 as KeyStatusChanged } from '@thk/contracts';
+import { AppError } from '@thk/core';
+import {
+  JetStreamContext, JetStreamServer, MessagePublisher, PassthroughRpcExceptionFilter, createEnvelope, defaultStreamSpecs, provisionStreams,
+  type ConsumerSpec, type DeadLetter,
+} from '@thk/messaging';
+import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
+import { randomUUID } from 'node:crypto';
+import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
+import { MessagingTables1764800000000, OutboxRelay, UnitOfWork, openDatabase } from './index.js';
+
+class EffectsTable1764800000001 implements MigrationInterface {
+  name = 'EffectsTable1764800000001';
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('CREATE TABLE effects (id bigserial PRIMARY KEY, message_id uuid NOT NULL, replica text NOT NULL)');
+  }
+  async down(q: QueryRunner): Promise<void> { await q.query('DROP TABLE effects'); }
+}
+
+const DURABLE = 'test-key-status';
+const consumer = (overrides: Partial<ConsumerSpec> = {}): ConsumerSpec => ({
+  stream: 'ACCOUNTS', durable: DURABLE, filterSubject: KeyStatusChangedV1.subjectPattern, maxDeliver: 3, concurrency: 4, ...overrides,
+});
+
+/** Behaviour a test can switch on to play a crash or a failing handler. */
+interface Script {
+  /** Called after the transaction committed, before the handler returns (i.e. before the ack). */
+  afterCommit?: (envelope: Envelope<KeyStatusChanged>, replica: string, delivery: number) => Promise<void>;
+}
+
+const UOW = Symbol('UOW');
+const REPLICA = Symbol('REPLICA');
+const SCRIPT = Symbol('SCRIPT');
+
+@Controller()
+class EffectsController {
+  constructor(@Inject(UOW) private readonly uow: UnitOfWork, @Inject(REPLICA) private readonly replica: string, @Inject(SCRIPT) private readonly script: Script) {}
+
+  @EventPattern<string>(KeyStatusChangedV1.subjectPattern)
+  async onKeyStatusChanged(@Payload() envelope: Envelope<KeyStatusChanged>, @Ctx() ctx: JetStreamContext): Promise<void> {
+    await this.uow.run(async (tx) => {
+      await tx.manager.query('INSERT INTO effects (message_id, replica) VALUES ($1, $2)', [envelope.id, this.replica]);
+    }, { inbox: { consumer: DURABLE, messageId: envelope.id } });
+    await this.script.afterCommit?.(envelope, this.replica, ctx.getDeliveryCount());
+  }
+}
+
+async function startReplica(natsUrl: string, ds: DataSource, replica: string, script: Script = {}, spec: ConsumerSpec = consumer()): Promise<{ app: INestMicroservice; server: JetStreamServer }> {
+  @Module({
+    controllers: [EffectsController],
+    providers: [{ provide: UOW, useValue: new UnitOfWork(ds) }, { provide: REPLICA, useValue: replica }, { provide: SCRIPT, useValue: script }],
+  })
+  class EffectsModule {}
+  const server = new JetStreamServer({ service: `test-${replica}`, connection: { servers: natsUrl, name: replica }, streams: defaultStreamSpecs(), consumers: [spec], backoffMs: [50] });
+  const app = await NestFactory.createMicroservice(EffectsModule, { strategy: server, logger: false });
+  app.useGlobalFilters(new PassthroughRpcExceptionFilter());
+  await app.listen();
+  return { app, server };
+}
+
+function keyStatusEnvelope(): Envelope<KeyStatusChanged> {
+  return createEnvelope(KeyStatusChangedV1, {
+    keyId: randomUUID(), userId: randomUUID(), baseKeyId: null, previousStatus: 'pending', status: 'active', reason: null, at: new Date().toISOString(),
+  }, { source: 'test', correlationId: randomUUID() });
+}
+
+async function eventually<T>(probe: () => Promise<T>, ok: (v: T) => boolean, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await probe();
+  while (!ok(last)) {
+    if (Date.now() > deadline) throw new Error(`condition not met within ${timeoutMs} ms; last value: ${JSON.stringify(last)}`);
+    await new Promise((r) => setTimeout(r, 50));
+    last = await probe();
+  }
+  return last;
+}
+
+describe('outbox → JetStream → consumer → inbox', () => {
+  let nats: TestNats;
+  let db: TestDatabase;
+  let ds: DataSource;
+  let nc: NatsConnection;
+  let publisher: MessagePublisher;
+  const running: Array<{ app: INestMicroservice }> = [];
+
+  const effects = async () => (await ds.query('SELECT message_id, replica FROM effects')) as Array<{ message_id: string; replica: string }>;
+  const waitForEffects = (n: number) => eventually(effects, (rows) => rows.length >= n);
+  const stopAll = async () => { while (running.length) await running.pop()!.app.close(); };
+
+  beforeAll(async () => {
+    [nats, db] = await Promise.all([startTestNats(), createTestDatabase('messaging_flow')]);
+    ds = await openDatabase({ url: db.url, applicationName: 'test', entities: [], migrations: [MessagingTables1764800000000, EffectsTable1764800000001] });
+    nc = await connect({ servers: nats.url });
+    await provisionStreams(nc);
+    publisher = new MessagePublisher(nc);
+  });
+
+  afterEach(async () => {
+    await stopAll();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete('ACCOUNTS', DURABLE).catch(() => undefined);
+    for (const s of ['ACCOUNTS', 'DEAD_LETTERS']) await jsm.streams.purge(s);
+    await ds.query('TRUNCATE effects, inbox, outbox');
+  });
+
+  afterAll(async () => {
+    await nc?.close();
+    await ds?.destroy();
+    await db?.drop();
+    await nats?.stop();
+  });
+
+  it('applies a message once when it is published twice, within and beyond JetStream de-duplication', async () => {
+    running.push(await startReplica(nats.url, ds, 'a'));
+    const envelope = keyStatusEnvelope();
+    const first = await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    const second = await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    expect(first.duplicate).toBe(false);
+    expect(second.duplicate).toBe(true);
+    // Beyond the window JetStream would accept it again: the inbox is what keeps it to one effect.
+    const { jetstream } = await import('@nats-io/jetstream');
+    await jetstream(nc).publish(KeyStatusChangedV1.subject(), JSON.stringify(envelope), { msgID: `bypass-${envelope.id}` });
+    await waitForEffects(1);
+    const jsm = await jetstreamManager(nc);
+    await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0);
+    expect(await effects()).toHaveLength(1);
+  });
+
+  it('gives one effect when the consumer dies after its commit but before its ack', async () => {
+    const crashed = new Set<string>();
+    let killA: (() => Promise<void>) | undefined;
+    const replicaA = await startReplica(nats.url, ds, 'a', {
+      afterCommit: async (env) => {
+        crashed.add(env.id);
+        void killA?.();
+        await new Promise(() => undefined); // never acks: the process is "gone"
+      },
+    }, consumer({ ackWaitMs: 1_500 }));
+    killA = async () => { await (replicaA.server.unwrap<NatsConnection>()).close(); };
+    running.push(replicaA);
+    const envelope = keyStatusEnvelope();
+    await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    await eventually(async () => crashed.size, (n) => n === 1);
+    // A second replica takes over the durable; the redelivery finds the inbox mark.
+    running.push(await startReplica(nats.url, ds, 'b', {}, consumer({ ackWaitMs: 1_500 })));
+    const jsm = await jetstreamManager(nc);
+    await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0 && i.delivered.stream_seq >= 1, 20_000);
+    const rows = await effects();
+    expect(rows).toEqual([{ message_id: envelope.id, replica: 'a' }]);
+  });
+
+  it('gives one effect per message when a retryable failure after commit forces a redelivery', async () => {
+    const seen = new Map<string, number>();
+    running.push(await startReplica(nats.url, ds, 'a', {
+      afterCommit: async (env, _replica, delivery) => {
+        seen.set(env.id, delivery);
+        if (delivery === 1) throw new AppError('test.flaky', 'lost the ack', { retryable: true });
+      },
+    }));
+    const envelope = keyStatusEnvelope();
+    await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    await eventually(async () => seen.get(envelope.id) ?? 0, (d) => d >= 2);
+    expect(await effects()).toHaveLength(1);
+  });
+
+  it('shares a durable between two replicas with exactly one effect per message', async () => {
+    running.push(await startReplica(nats.url, ds, 'a'), await startReplica(nats.url, ds, 'b'));
+    const envelopes = Array.from({ length: 60 }, keyStatusEnvelope);
+    await Promise.all(envelopes.map((e) => publisher.publish(KeyStatusChangedV1.subject(), e)));
+    const rows = await waitForEffects(60);
+    await new Promise((r) => setTimeout(r, 300));
+    const final = await effects();
+    expect(final).toHaveLength(60);
+    expect(new Set(final.map((r) => r.message_id))).toEqual(new Set(envelopes.map((e) => e.id)));
+    expect(new Set(rows.map((r) => r.replica)).size).toBe(2);
+  });
+
+  it('dead-letters a message that fails its schema, with the reason, and goes on', async () => {
+    running.push(await startReplica(nats.url, ds, 'a'));
+    const bad = { ...keyStatusEnvelope(), data: { keyId: 'not-a-uuid', status: 'sideways' } };
+    await publisher.publish(KeyStatusChangedV1.subject(), bad as Envelope);
+    const good = keyStatusEnvelope();
+    await publisher.publish(KeyStatusChangedV1.subject(), good);
+    await waitForEffects(1);
+    const jsm = await jetstreamManager(nc);
+    const info = await eventually(() => jsm.streams.info('DEAD_LETTERS'), (i) => i.state.messages === 1);
+    const letter = await jsm.streams.getMessage('DEAD_LETTERS', { seq: info.state.first_seq });
+    const parsed = letter!.json<DeadLetter>();
+    expect(parsed.code).toBe('messaging.invalid-data');
+    expect(parsed.reason).toContain('keyId');
+    expect(parsed.consumer).toBe(DURABLE);
+    expect(JSON.parse(parsed.original).id).toBe(bad.id);
+    expect((await effects()).map((r) => r.message_id)).toEqual([good.id]);
+  });
+
+  it('dead-letters a poison message after its last delivery', async () => {
+    running.push(await startReplica(nats.url, ds, 'a', {
+      afterCommit: async () => { throw new AppError('test.poison', 'always fails', { retryable: true }); },
+    }, consumer({ maxDeliver: 3 })));
+    const envelope = keyStatusEnvelope();
+    await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    const jsm = await jetstreamManager(nc);
+    const info = await eventually(() => jsm.streams.info('DEAD_LETTERS'), (i) => i.state.messages === 1);
+    const letter = (await jsm.streams.getMessage('DEAD_LETTERS', { seq: info.state.first_seq }))!.json<DeadLetter>();
+    expect(letter.code).toBe('test.poison');
+    expect(letter.deliveryCount).toBe(3);
+    expect(letter.reason).toContain('gave up after 3 deliveries');
+  });
+
+  it('resumes a consumer restarted from scratch at its durable position and misses nothing', async () => {
+    const first = await startReplica(nats.url, ds, 'a');
+    const before = Array.from({ length: 10 }, keyStatusEnvelope);
+    for (const e of before) await publisher.publish(KeyStatusChangedV1.subject(), e);
+    await waitForEffects(10);
+    await first.app.close();
+    const after = Array.from({ length: 10 }, keyStatusEnvelope);
+    for (const e of after) await publisher.publish(KeyStatusChangedV1.subject(), e);
+    running.push(await startReplica(nats.url, ds, 'b'));
+    const rows = await waitForEffects(20);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await effects()).toHaveLength(20);
+    expect(rows.filter((r) => r.replica === 'b').map((r) => r.message_id).sort()).toEqual(after.map((e) => e.id).sort());
+  });
+
+  it('survives a NATS server restart: the durable and its position persist', async () => {
+    if (!nats.restart) return; // containers: covered where the local server is used
+    running.push(await startReplica(nats.url, ds, 'a'));
+    await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
+    await waitForEffects(1);
+    await nats.restart();
+    await eventually(async () => { try { await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope()); return true; } catch { return false; } }, (ok) => ok, 20_000);
+    await waitForEffects(2);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await effects()).toHaveLength(2);
+  });
+
+  describe('OutboxRelay', () => {
+    it('publishes every committed outbox row exactly once with two relays running', async () => {
+      const uow = new UnitOfWork(ds);
+      const relays = [new OutboxRelay({ databaseUrl: db.url, publisher, batchSize: 20, pollIntervalMs: 200 }), new OutboxRelay({ databaseUrl: db.url, publisher, batchSize: 20, pollIntervalMs: 200 })];
+      await Promise.all(relays.map((r) => r.start()));
+      try {
+        const envelopes = Array.from({ length: 300 }, keyStatusEnvelope);
+        // 30 transactions of 10 messages each, racing the relays.
+        for (let i = 0; i < envelopes.length; i += 10) {
+          await uow.run(async (tx) => { for (const e of envelopes.slice(i, i + 10)) tx.emit({ subject: KeyStatusChangedV1.subject(), envelope: e }); });
+        }
+        await eventually(async () => relays[0]!.backlog(), (n) => n === 0);
+        const jsm = await jetstreamManager(nc);
+        const stream = await jsm.streams.info('ACCOUNTS');
+        expect(stream.state.messages).toBe(300);
+        expect(relays[0]!.published + relays[1]!.published).toBe(300);
+        const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL');
+        expect(n).toBe(300);
+      } finally {
+        await Promise.all(relays.map((r) => r.stop()));
+      }
+    });
+
+    it('does not publish what a rolled-back transaction emitted', async () => {
+      const uow = new UnitOfWork(ds);
+      const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 100 });
+      await relay.start();
+      try {
+        await expect(uow.run(async (tx) => { tx.emit({ subject: KeyStatusChangedV1.subject(), envelope: keyStatusEnvelope() }); throw new Error('business rule failed'); })).rejects.toThrow('business rule failed');
+        const committed = keyStatusEnvelope();
+        await uow.run(async (tx) => { tx.emit({ subject: KeyStatusChangedV1.subject(), envelope: committed }); });
+        await eventually(async () => relay.published, (n) => n === 1);
+        const jsm = await jetstreamManager(nc);
+        const info = await jsm.streams.info('ACCOUNTS');
+        expect(info.state.messages).toBe(1);
+        const msg = await jsm.streams.getMessage('ACCOUNTS', { seq: info.state.first_seq });
+        expect(msg!.json<Envelope>().id).toBe(committed.id);
+      } finally {
+        await relay.stop();
+      }
+    });
+  });
+});
