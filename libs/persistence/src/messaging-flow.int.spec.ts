@@ -133,15 +133,15 @@ describe('outbox → JetStream → consumer → inbox', () => {
 
   it('gives one effect when the consumer dies after its commit but before its ack', async () => {
     const crashed = new Set<string>();
-    let killA: (() => Promise<void>) | undefined;
+    const kill: { a?: () => Promise<void> } = {};
     const replicaA = await startReplica(nats.url, ds, 'a', {
       afterCommit: async (env) => {
         crashed.add(env.id);
-        void killA?.();
+        void kill.a?.();
         await new Promise(() => undefined); // never acks: the process is "gone"
       },
     }, consumer({ ackWaitMs: 1_500 }));
-    killA = async () => { await (replicaA.server.unwrap<NatsConnection>()).close(); };
+    kill.a = async () => { await (replicaA.server.unwrap<NatsConnection>()).close(); };
     running.push(replicaA);
     const envelope = keyStatusEnvelope();
     await publisher.publish(KeyStatusChangedV1.subject(), envelope);

@@ -41,7 +41,11 @@ export async function createSoftHsm(options: { baseDir?: string } = {}): Promise
       if (userPin) {
         await run('softhsm2-util', ['--init-token', '--free', '--label', label, '--so-pin', soPin, '--pin', userPin], { env: childEnv });
       } else {
-        await run('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--init-token', '--label', label, '--so-pin', soPin], { env: childEnv });
+        // pkcs11-tool would pick the first token-present slot: name SoftHSM's free slot explicitly.
+        const { stdout } = await run('pkcs11-tool', ['--module', SOFTHSM_MODULE, '-L'], { env: childEnv });
+        const free = /Slot \d+ \((0x[0-9a-f]+)\)[^\n]*\n\s*token state:\s*uninitialized/i.exec(stdout);
+        if (!free) throw new Error(`no free SoftHSM slot in:\n${stdout}`);
+        await run('pkcs11-tool', ['--module', SOFTHSM_MODULE, '--slot', free[1]!, '--init-token', '--label', label, '--so-pin', soPin], { env: childEnv });
       }
       return { label };
     },
