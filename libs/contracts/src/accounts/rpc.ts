@@ -1,10 +1,41 @@
 import { z } from 'zod';
 import { defineRpc } from '../common/define.js';
 import { agentId, compactJws, derBase64, isoDateTime, owner, personSubject, tokenSerial, uuid, validityOption } from '../common/primitives.js';
-import { keyAccount, tokenView } from './key-account.js';
+import { keyAccount, keyStatus, tokenView } from './key-account.js';
 
 /** A password travels only over this request/reply, in memory: never into a stream, a table or a log. */
 const password = z.string().min(1).max(256);
+
+/**
+ * The authorization that `AuthorizeTemporaryKeyV1` answers: a compact JWS, protected header
+ * `{ alg: 'ES256', typ: 'JWT', x5c: [<base certificate DER, base64>] }`, signed by the cloud key
+ * of that certificate, whose payload is exactly these claims. The CA gateway verifies them before
+ * it issues anything: `jti` = the request id (once only), `tokenSerial` = the CSR's token,
+ * the window ends no later than `notAfterCap`, and `exp` has not passed.
+ */
+export const TEMPORARY_KEY_AUTHORIZATION_MAX_TTL_SECONDS = 600;
+export const temporaryKeyAuthorizationHeader = z.object({
+  alg: z.literal('ES256'),
+  typ: z.literal('JWT'),
+  x5c: z.array(derBase64).min(1).max(4),
+});
+export const temporaryKeyAuthorizationClaims = z.strictObject({
+  /** The user (cabinet subject) who asked. */
+  sub: uuid,
+  /** The hardware key request id; the CA accepts each once. */
+  jti: uuid,
+  baseKeyId: uuid,
+  tokenSerial,
+  validity: validityOption,
+  /** The base certificate's notAfter (ISO 8601 UTC): no temporary certificate may outlive it. */
+  notAfterCap: isoDateTime,
+  /** Seconds since the epoch. */
+  iat: z.number().int().positive(),
+  exp: z.number().int().positive(),
+}).refine((c) => c.exp > c.iat && c.exp - c.iat <= TEMPORARY_KEY_AUTHORIZATION_MAX_TTL_SECONDS, {
+  message: `exp must follow iat by at most ${TEMPORARY_KEY_AUTHORIZATION_MAX_TTL_SECONDS} s`, path: ['exp'],
+});
+export type TemporaryKeyAuthorizationClaims = z.infer<typeof temporaryKeyAuthorizationClaims>;
 
 export const AuthorizeTemporaryKeyV1 = defineRpc({
   context: 'accounts', name: 'authorize-temporary-key', version: 1,
@@ -87,6 +118,17 @@ export const UnblockKeyAccessV1 = defineRpc({
   request: z.strictObject({ keyId: uuid, operator: z.string().min(1).max(100) }),
   response: z.strictObject({ keyId: uuid, unblocked: z.boolean() }),
   errors: ['not-found'],
+});
+
+/**
+ * Operator command: block a key (its status becomes `blocked`, with the reason). Temporary keys
+ * formed from it follow. Blocking an already blocked key changes nothing.
+ */
+export const BlockKeyV1 = defineRpc({
+  context: 'accounts', name: 'block-key', version: 1,
+  request: z.strictObject({ keyId: uuid, operator: z.string().min(1).max(100), reason: z.string().min(1).max(200) }),
+  response: z.strictObject({ keyId: uuid, status: keyStatus, changed: z.boolean() }),
+  errors: ['not-found', 'key-not-eligible'],
 });
 
 /** Development mode only. */

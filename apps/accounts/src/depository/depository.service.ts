@@ -1,0 +1,146 @@
+import { AppError, createLogger, type Logger } from '@thk/core';
+import type { DataSource, EntityManager } from 'typeorm';
+import type { KdfSettings } from '../config/accounts.config.js';
+import { CloudKeySecretEntity } from '../persistence/index.js';
+import type { KdfPool } from './kdf-pool.js';
+import {
+  WrongPasswordError, deriveKey, newKdf, openWithDerivedKey, passwordBytes, sealWithDerivedKey, unwrapKek, type Kek, type SealedKey,
+} from './key-sealing.js';
+
+export interface DepositoryOptions {
+  kdf: KdfSettings;
+  /** The KEK new records are sealed with. */
+  kek: Kek;
+  /** Older KEKs still able to open records sealed before a rotation. */
+  previousKeks?: Kek[];
+  maxAttempts: number;
+}
+
+/**
+ * The cloud key depository: seals private keys under the owner's password and the server KEK, and
+ * opens them for a signature when the password is right. Wrong passwords are counted per key; the
+ * `maxAttempts`-th in a row blocks the key's access until an operator lifts it. A guess is counted
+ * before its KDF runs (and given back when it proves right or the check could not run), so parallel
+ * guesses cannot exceed the limit.
+ *
+ * The password lives only in this call's memory: it is never logged, stored, put in an error or
+ * in a message, and the buffers derived from it are wiped after use.
+ */
+export class Depository {
+  private readonly keks: Map<string, Buffer>;
+  private readonly log: Logger;
+
+  constructor(private readonly ds: DataSource, private readonly pool: KdfPool, private readonly options: DepositoryOptions, private readonly clock: () => Date, logger?: Logger) {
+    this.keks = new Map([...(options.previousKeks ?? []), options.kek].map((k) => [k.id, k.key]));
+    this.log = logger ?? createLogger('accounts:depository');
+  }
+
+  get maxAttempts(): number { return this.options.maxAttempts; }
+
+  /** Seals a new private key (PKCS#8 DER) under `password`; the caller stores the result with its key account. */
+  async seal(keyId: string, privateKeyDer: Buffer, password: string): Promise<SealedKey> {
+    const kdf = newKdf(this.options.kdf);
+    const pw = passwordBytes(password);
+    try {
+      const derived = await this.pool.run(() => deriveKey(pw, kdf));
+      try {
+        return sealWithDerivedKey(keyId, privateKeyDer, derived, kdf, this.options.kek);
+      } finally {
+        derived.fill(0);
+      }
+    } finally {
+      pw.fill(0);
+    }
+  }
+
+  async insert(manager: EntityManager, keyId: string, sealed: SealedKey): Promise<void> {
+    await manager.insert(CloudKeySecretEntity, {
+      keyId, kdf: sealed.kdf, kekId: sealed.kekId, sealed: sealed.sealed, failedAttempts: 0, accessBlockedAt: null, accessUnblockedBy: null, updatedAt: this.clock(),
+    });
+  }
+
+  async isAccessBlocked(keyId: string): Promise<boolean | null> {
+    const rows: Array<{ blocked: boolean }> = await this.ds.query('SELECT access_blocked_at IS NOT NULL AS blocked FROM cloud_key_secrets WHERE key_id = $1', [keyId]);
+    return rows[0]?.blocked ?? null;
+  }
+
+  /**
+   * Opens the private key with `password`. Throws `key-access-blocked`, `wrong-password` (with
+   * `meta.remainingAttempts`), `busy` (retryable), or `depository.integrity` for a damaged record.
+   * The caller must wipe the returned buffer.
+   */
+  async open(keyId: string, password: string): Promise<Buffer> {
+    const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer; failed_attempts: number }> = await this.ds.query(
+      `WITH u AS (UPDATE cloud_key_secrets SET failed_attempts = failed_attempts + 1, updated_at = $3
+        WHERE key_id = $1 AND access_blocked_at IS NULL AND failed_attempts < $2
+        RETURNING kdf, kek_id, sealed, failed_attempts) SELECT * FROM u`,
+      [keyId, this.options.maxAttempts, this.clock()],
+    );
+    const record = reserved[0];
+    if (!record) {
+      const blocked = await this.isAccessBlocked(keyId);
+      if (blocked === null) throw new AppError('not-found', 'no such key in the depository', { meta: { keyId } });
+      if (blocked) throw accessBlocked(keyId);
+      // Every remaining attempt is already being checked by a parallel request.
+      throw new AppError('busy', 'another password check of this key is running; retry in a moment', { retryable: true, meta: { retryAfterMs: 1_000 } });
+    }
+    const sealed: SealedKey = { kdf: record.kdf, kekId: record.kek_id, sealed: record.sealed };
+    let inner: Buffer;
+    let derived: Buffer;
+    const pw = passwordBytes(password);
+    try {
+      inner = unwrapKek(keyId, sealed, this.keks);
+      derived = await this.pool.run(() => deriveKey(pw, sealed.kdf));
+    } catch (error) {
+      await this.giveBack(keyId);
+      if (AppError.is(error) && error.code === 'depository.integrity') this.log.error({ keyId }, 'sealed key failed its integrity check');
+      throw error;
+    } finally {
+      pw.fill(0);
+    }
+    try {
+      const plain = openWithDerivedKey(keyId, inner, derived, sealed.kdf);
+      await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
+      return plain;
+    } catch (error) {
+      if (!(error instanceof WrongPasswordError)) { await this.giveBack(keyId); throw error; }
+      const [after] = (await this.ds.query(
+        `WITH u AS (UPDATE cloud_key_secrets
+            SET access_blocked_at = CASE WHEN failed_attempts >= $2 THEN COALESCE(access_blocked_at, $3) ELSE access_blocked_at END,
+                updated_at = $3
+          WHERE key_id = $1 RETURNING failed_attempts, access_blocked_at IS NOT NULL AS blocked) SELECT * FROM u`,
+        [keyId, this.options.maxAttempts, this.clock()],
+      )) as Array<{ failed_attempts: number; blocked: boolean }>;
+      const remaining = Math.max(0, this.options.maxAttempts - (after?.failed_attempts ?? this.options.maxAttempts));
+      if (after?.blocked) this.log.warn({ keyId, attempts: after.failed_attempts }, 'key access blocked after too many wrong passwords');
+      throw new AppError('wrong-password', 'the password of the key is wrong', {
+        meta: { remainingAttempts: remaining, ...(after?.blocked ? { accessBlocked: true } : {}) },
+      });
+    } finally {
+      derived.fill(0);
+      inner.fill(0);
+    }
+  }
+
+  /** Operator command: lifts the lockout and resets the counter. */
+  async unblock(keyId: string, operator: string): Promise<{ unblocked: boolean }> {
+    const rows: Array<{ was_blocked: boolean }> = await this.ds.query(
+      `WITH old AS (SELECT key_id, access_blocked_at IS NOT NULL AS was_blocked FROM cloud_key_secrets WHERE key_id = $1 FOR UPDATE),
+            u AS (UPDATE cloud_key_secrets s SET access_blocked_at = NULL, failed_attempts = 0, access_unblocked_by = $2, updated_at = $3
+                    FROM old WHERE s.key_id = old.key_id RETURNING old.was_blocked)
+       SELECT was_blocked FROM u`,
+      [keyId, operator, this.clock()],
+    );
+    if (!rows[0]) throw new AppError('not-found', 'no such cloud key', { meta: { keyId } });
+    if (rows[0].was_blocked) this.log.info({ keyId, operator }, 'key access unblocked');
+    return { unblocked: rows[0].was_blocked };
+  }
+
+  private async giveBack(keyId: string): Promise<void> {
+    await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE key_id = $1', [keyId]);
+  }
+}
+
+export function accessBlocked(keyId: string): AppError {
+  return new AppError('key-access-blocked', 'access to this key is blocked after too many wrong passwords; an operator must unblock it', { meta: { keyId } });
+}

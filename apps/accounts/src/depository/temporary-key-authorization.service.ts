@@ -1,0 +1,82 @@
+import { createPrivateKey } from 'node:crypto';
+import { CompactSign } from 'jose';
+import {
+  temporaryKeyAuthorizationClaims, type AuthorizeTemporaryKeyV1, type RpcRequest, type RpcResponse, type TemporaryKeyAuthorizationClaims,
+} from '@thk/contracts';
+import { AppError } from '@thk/core';
+import type { DataSource } from 'typeorm';
+import { parseCertificate } from '../certificates/certificate-info.js';
+import { canBaseTemporaryKeys, effectiveStatus } from '../keys/key-state.js';
+import { notFound } from '../keys/key-queries.service.js';
+import { KeyAccountEntity } from '../persistence/index.js';
+import { accessBlocked, type Depository } from './depository.service.js';
+
+/**
+ * `AuthorizeTemporaryKey`: proves to the CA that the owner of a cloud key, knowing its password,
+ * asked for this one temporary key. Refusals come in the order api.md fixes: `not-found`,
+ * `key-not-eligible`, `key-access-blocked`, `wrong-password`.
+ */
+export class TemporaryKeyAuthorizer {
+  constructor(
+    private readonly ds: DataSource,
+    private readonly depository: Depository,
+    private readonly clock: () => Date,
+    private readonly ttlSeconds: number,
+  ) {}
+
+  async authorize(request: RpcRequest<typeof AuthorizeTemporaryKeyV1>): Promise<RpcResponse<typeof AuthorizeTemporaryKeyV1>> {
+    const key = await this.ds.manager.findOneBy(KeyAccountEntity, { id: request.baseKeyId });
+    if (!key || key.userId !== request.userId) throw notFound(request.baseKeyId);
+    const blocked = await this.depository.isAccessBlocked(key.id);
+    const now = this.clock();
+    const facts = { ...key, accessBlocked: blocked === true };
+    if (blocked === null || !canBaseTemporaryKeys(facts, now) || key.certRevokedAt !== null || !key.certDer) {
+      throw new AppError('key-not-eligible', 'only an active cloud key with a certificate valid now can form a temporary key', {
+        meta: { keyId: key.id, kind: key.kind, status: effectiveStatus(key, now), certificateRevoked: key.certRevokedAt !== null },
+      });
+    }
+    if (blocked) throw accessBlocked(key.id);
+
+    const pkcs8 = await this.depository.open(key.id, request.password);
+    let privateKey;
+    try {
+      privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+    } finally {
+      pkcs8.fill(0);
+    }
+    const certificate = parseCertificate(key.certDer);
+    const signedAt = this.clock();
+    const iat = Math.floor(signedAt.getTime() / 1_000);
+    const claims: TemporaryKeyAuthorizationClaims = temporaryKeyAuthorizationClaims.parse({
+      sub: request.userId,
+      jti: request.requestId,
+      baseKeyId: key.id,
+      tokenSerial: request.tokenSerial,
+      validity: request.validity,
+      notAfterCap: certificate.summary.notAfter,
+      iat,
+      exp: iat + this.ttlSeconds,
+    });
+    const authorization = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', x5c: [certificate.der.toString('base64')] })
+      .sign(privateKey);
+    return {
+      authorization,
+      expiresAt: new Date(claims.exp * 1_000).toISOString(),
+      owner: {
+        organization: key.ownerOrganization,
+        edrpou: key.ownerEdrpou,
+        fullName: key.ownerFullName,
+        rnokpp: key.ownerRnokpp,
+        position: key.ownerPosition,
+      },
+      subject: certificate.subject,
+      baseCertificate: {
+        serialNumber: certificate.summary.serialNumber,
+        notBefore: certificate.summary.notBefore,
+        notAfter: certificate.summary.notAfter,
+        der: certificate.der.toString('base64'),
+      },
+    };
+  }
+}
