@@ -38,8 +38,12 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
     bufferLogs: false,
   });
   const server = new JetStreamServer({ ...options.transport, service: options.name, logger: logger.child({ component: 'jetstream' }) });
-  const ms = app.connectMicroservice<MicroserviceOptions>({ strategy: server });
+  // Global filters bind when the listeners are registered: defer that to listen() so that the filter
+  // applies (otherwise Nest warns "registration must occur before initialization" and every AppError
+  // becomes "Internal server error"). The app itself runs the lifecycle hooks, as for any hybrid app.
+  const ms = app.connectMicroservice<MicroserviceOptions>({ strategy: server }, { deferInitialization: true });
   ms.useGlobalFilters(new PassthroughRpcExceptionFilter());
+  (ms as { setIsInitHookCalled?: (called: boolean) => void }).setIsInitHookCalled?.(true);
   app.enableShutdownHooks();
   await app.startAllMicroservices();
   await app.listen({ port: options.httpPort, host: options.httpHost ?? '127.0.0.1' });
