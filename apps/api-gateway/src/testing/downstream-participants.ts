@@ -1,0 +1,93 @@
+import { connect, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import {
+  formatIssues, HardwareKeyRequestProgressedV1, type RpcContract, type RpcRequest, type RpcResponse,
+} from '@thk/contracts';
+import { AppError } from '@thk/core';
+import { MessagePublisher } from '@thk/messaging';
+
+type Handler<C extends RpcContract<any, any>> = (request: RpcRequest<C>) => RpcResponse<C> | Promise<RpcResponse<C>>;
+
+export interface RecordedCall { subject: string; request: unknown }
+
+/**
+ * The downstream services of the gateway's tests, played on a real NATS server: each answers
+ * its RPC subject per the contract (request validated, response validated, refusals as AppError
+ * shapes), exactly as the JetStream transport of the real services does. `silence` keeps a
+ * subscriber that never answers (a hung service); `unanswered` leaves no responder at all.
+ */
+export class DownstreamParticipants {
+  readonly calls: RecordedCall[] = [];
+  readonly invalidRequests: Array<{ subject: string; issues: string }> = [];
+  private readonly subs = new Map<string, Subscription>();
+  private readonly encoder = new TextEncoder();
+  private readonly decoder = new TextDecoder();
+  private readonly publisher: MessagePublisher;
+
+  private constructor(readonly nc: NatsConnection) {
+    this.publisher = new MessagePublisher(nc);
+  }
+
+  static async start(natsUrl: string): Promise<DownstreamParticipants> {
+    return new DownstreamParticipants(await connect({ servers: natsUrl, name: 'gateway-test-participants' }));
+  }
+
+  answer<C extends RpcContract<any, any>>(contract: C, handler: Handler<C>): void {
+    this.unanswered(contract);
+    const sub = this.nc.subscribe(contract.subject, {
+      callback: (err, msg) => {
+        if (err) return;
+        void (async () => {
+          const request = JSON.parse(this.decoder.decode(msg.data)) as unknown;
+          this.calls.push({ subject: contract.subject, request });
+          const parsed = contract.request.safeParse(request);
+          let reply: unknown;
+          if (!parsed.success) {
+            this.invalidRequests.push({ subject: contract.subject, issues: formatIssues(parsed.error) });
+            reply = { ok: false, error: { code: 'validation-failed', message: formatIssues(parsed.error), retryable: false } };
+          } else {
+            try {
+              const data = await handler(parsed.data as RpcRequest<C>);
+              const checked = contract.response.safeParse(data);
+              if (!checked.success) throw new Error(`test participant answered an invalid ${contract.name}: ${formatIssues(checked.error)}`);
+              reply = { ok: true, data: checked.data };
+            } catch (error) {
+              reply = error instanceof AppError
+                ? { ok: false, error: error.toShape() }
+                : { ok: false, error: { code: 'internal', message: (error as Error).message, retryable: true } };
+            }
+          }
+          msg.respond(this.encoder.encode(JSON.stringify(reply)));
+        })();
+      },
+    });
+    this.subs.set(contract.subject, sub);
+  }
+
+  /** A service that receives the call and never answers. */
+  silence(contract: RpcContract<any, any>): void {
+    this.unanswered(contract);
+    this.subs.set(contract.subject, this.nc.subscribe(contract.subject, { callback: (_e, msg) => { this.calls.push({ subject: contract.subject, request: JSON.parse(this.decoder.decode(msg.data)) }); } }));
+  }
+
+  /** No responder at all (the service is down). */
+  unanswered(contract: RpcContract<any, any>): void {
+    this.subs.get(contract.subject)?.unsubscribe();
+    this.subs.delete(contract.subject);
+  }
+
+  callsTo(contract: RpcContract<any, any>): unknown[] {
+    return this.calls.filter((c) => c.subject === contract.subject).map((c) => c.request);
+  }
+
+  async publishProgress(data: HardwareKeyRequestProgressedV1): Promise<void> {
+    await this.publisher.emit(HardwareKeyRequestProgressedV1, undefined, data, { source: 'issuance', correlationId: data.requestId });
+  }
+
+  async flush(): Promise<void> {
+    await this.nc.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain();
+  }
+}
