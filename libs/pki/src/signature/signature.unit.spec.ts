@@ -1,0 +1,86 @@
+import { readFileSync } from 'node:fs';
+import { generateKeyPairSync, sign } from 'node:crypto';
+import { importPublicKey, verifyEcdsaP256Sha256, verifyRsaPkcs1Sha256 } from './signature.js';
+
+/** Wycheproof vectors (C2SP/wycheproof, testvectors_v1) shipped in the shared data folder. */
+const WYCHEPROOF_DIR = process.env['WYCHEPROOF_DIR'] ?? '/work/shared/data/wycheproof';
+
+interface WycheproofTest { tcId: number; comment: string; msg: string; sig: string; result: 'valid' | 'invalid' | 'acceptable'; flags: string[] }
+interface WycheproofGroup { publicKeyDer: string; sha: string; tests: WycheproofTest[] }
+
+function load(file: string): { groups: WycheproofGroup[]; numberOfTests: number } {
+  const json = JSON.parse(readFileSync(`${WYCHEPROOF_DIR}/${file}`, 'utf8')) as { testGroups: WycheproofGroup[]; numberOfTests: number };
+  return { groups: json.testGroups, numberOfTests: json.numberOfTests };
+}
+
+type Outcome = { accepted: number[]; refused: number[]; crashed: Array<{ tcId: number; error: string }> };
+
+function run(file: string, check: (key: ReturnType<typeof importPublicKey>, msg: Buffer, sig: Buffer) => boolean): Record<'valid' | 'invalid' | 'acceptable', Outcome> & { total: number; numberOfTests: number } {
+  const { groups, numberOfTests } = load(file);
+  const out = {
+    valid: { accepted: [], refused: [], crashed: [] } as Outcome,
+    invalid: { accepted: [], refused: [], crashed: [] } as Outcome,
+    acceptable: { accepted: [], refused: [], crashed: [] } as Outcome,
+    total: 0,
+    numberOfTests,
+  };
+  for (const group of groups) {
+    expect(group.sha).toBe('SHA-256');
+    const key = importPublicKey(Buffer.from(group.publicKeyDer, 'hex'));
+    for (const t of group.tests) {
+      out.total++;
+      try {
+        const ok = check(key, Buffer.from(t.msg, 'hex'), Buffer.from(t.sig, 'hex'));
+        (ok ? out[t.result].accepted : out[t.result].refused).push(t.tcId);
+      } catch (error) {
+        out[t.result].crashed.push({ tcId: t.tcId, error: (error as Error).message });
+      }
+    }
+  }
+  return out;
+}
+
+describe('signature verification', () => {
+  describe('verifyEcdsaP256Sha256 (DER) against Wycheproof ecdsa_secp256r1_sha256_test', () => {
+    const r = run('ecdsa_secp256r1_sha256_test.json', (k, m, s) => verifyEcdsaP256Sha256(k, m, s, 'der'));
+    it('runs every vector of the file', () => { expect(r.total).toBe(r.numberOfTests); });
+    it('accepts every valid signature', () => { expect(r.valid.refused).toEqual([]); expect(r.valid.crashed).toEqual([]); expect(r.valid.accepted.length).toBeGreaterThan(100); });
+    it('refuses every invalid signature without throwing', () => { expect(r.invalid.accepted).toEqual([]); expect(r.invalid.crashed).toEqual([]); expect(r.invalid.refused.length).toBeGreaterThan(100); });
+    it('never throws on acceptable vectors', () => { expect(r.acceptable.crashed).toEqual([]); });
+  });
+
+  describe('verifyEcdsaP256Sha256 (raw r‖s) against Wycheproof ecdsa_secp256r1_sha256_p1363_test', () => {
+    const r = run('ecdsa_secp256r1_sha256_p1363_test.json', (k, m, s) => verifyEcdsaP256Sha256(k, m, s, 'p1363'));
+    it('runs every vector of the file', () => { expect(r.total).toBe(r.numberOfTests); });
+    it('accepts every valid signature', () => { expect(r.valid.refused).toEqual([]); expect(r.valid.crashed).toEqual([]); expect(r.valid.accepted.length).toBeGreaterThan(100); });
+    it('refuses every invalid signature without throwing', () => { expect(r.invalid.accepted).toEqual([]); expect(r.invalid.crashed).toEqual([]); expect(r.invalid.refused.length).toBeGreaterThan(50); });
+    it('never throws on acceptable vectors', () => { expect(r.acceptable.crashed).toEqual([]); });
+  });
+
+  describe('verifyRsaPkcs1Sha256 against Wycheproof rsa_signature_2048_sha256_test', () => {
+    const r = run('rsa_signature_2048_sha256_test.json', (k, m, s) => verifyRsaPkcs1Sha256(k, m, s));
+    it('runs every vector of the file', () => { expect(r.total).toBe(r.numberOfTests); });
+    it('accepts every valid signature', () => { expect(r.valid.refused).toEqual([]); expect(r.valid.crashed).toEqual([]); expect(r.valid.accepted.length).toBeGreaterThan(5); });
+    it('refuses every invalid signature without throwing', () => { expect(r.invalid.accepted).toEqual([]); expect(r.invalid.crashed).toEqual([]); expect(r.invalid.refused.length).toBeGreaterThan(200); });
+    it('never throws on acceptable vectors', () => { expect(r.acceptable.crashed).toEqual([]); });
+  });
+
+  describe('key checks', () => {
+    it('throws when an ECDSA check gets an RSA key', () => {
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
+      expect(() => verifyEcdsaP256Sha256(publicKey, Buffer.from('x'), Buffer.alloc(64), 'p1363')).toThrow(/P-256/);
+    });
+    it('throws when an RSA check gets a key shorter than 2048 bits', () => {
+      const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 1024 });
+      expect(() => verifyRsaPkcs1Sha256(publicKey, Buffer.from('x'), Buffer.alloc(128))).toThrow(/2048/);
+    });
+    it('refuses a P-384 key for P-256 verification', () => {
+      const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'secp384r1' });
+      const sig = sign('sha256', Buffer.from('x'), privateKey);
+      expect(() => verifyEcdsaP256Sha256(publicKey, Buffer.from('x'), sig, 'der')).toThrow(/P-256/);
+    });
+    it('refuses malformed SubjectPublicKeyInfo bytes', () => {
+      expect(() => importPublicKey(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'))).toThrow(/cannot be imported/);
+    });
+  });
+});
