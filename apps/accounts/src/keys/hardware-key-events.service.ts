@@ -106,7 +106,12 @@ export class HardwareKeyEvents {
     return result.applied;
   }
 
+  /**
+   * Serialises the events of one key account (they may be handled in parallel, and the row may not
+   * exist yet, so a row lock is not enough), then loads it.
+   */
   private async lockKey(tx: Transaction, keyId: string, userId: string): Promise<KeyAccountEntity | null> {
+    await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('key_account:' || $1, 0))`, [keyId]);
     const key = await tx.manager.findOne(KeyAccountEntity, { where: { id: keyId }, lock: { mode: 'pessimistic_write' } });
     if (key && key.userId !== userId) {
       throw new AppError('accounts.key-owner-mismatch', `key account ${keyId} belongs to another user`, { meta: { keyId } });
