@@ -48,6 +48,12 @@ export interface RequestFacts {
    * expiring statement that the CA verifies on its own — but it is needed for `IssueCertificate`.
    */
   authorization: string;
+  /**
+   * The token's new user PIN, sealed to the agent's key (compact JWE only the agent can open), as sent
+   * in `GenerateTokenKey`. Kept because a compensation needs it: the private key is a private object,
+   * and the agent must log in to destroy it (`DestroyTokenKey.sealedPin`). The saga never sees it in clear.
+   */
+  sealedNewPin: string;
   requestedAt: string;
 }
 
@@ -118,7 +124,8 @@ export const initialState: SagaState = { status: 'none' };
 // ───────────────────────────── inputs ─────────────────────────────
 
 export type SagaInput =
-  | { type: 'Start'; request: RequestFacts; sealedNewPin: string; sealedCurrentPin: string | null }
+  /** `sealedCurrentPin` is used once, in `GenerateTokenKey`, and not kept. */
+  | { type: 'Start'; request: RequestFacts; sealedCurrentPin: string | null }
   /** `agentId`: the agent that published the event, from its subject (NATS permissions enforce it). */
   | { type: 'TokenKeyGenerated'; agentId: string | undefined; data: TokenKeyGeneratedV1 }
   | { type: 'TokenKeyGenerationFailed'; agentId: string | undefined; data: TokenKeyGenerationFailedV1 }
@@ -325,7 +332,7 @@ const FAILS_BEFORE_KEY_EXISTS: ReadonlySet<TokenFailureCode> = new Set([
 function destroyCommand(request: RequestFacts, reason: string): Outbound {
   return {
     message: 'DestroyTokenKey', agentId: request.token.agentId,
-    data: { requestId: request.requestId, tokenSerial: request.token.serial, reason: clip(reason, 200) },
+    data: { requestId: request.requestId, tokenSerial: request.token.serial, reason: clip(reason, 200), sealedPin: request.sealedNewPin },
   };
 }
 
@@ -438,7 +445,7 @@ function decideStart(input: Extract<SagaInput, { type: 'Start' }>, state: SagaSt
       data: {
         requestId: request.requestId, tokenSerial: request.token.serial, algorithm: request.algorithm,
         label: tokenKeyLabel(request.requestId), subject: request.subject,
-        sealedNewPin: input.sealedNewPin, sealedCurrentPin: input.sealedCurrentPin,
+        sealedNewPin: request.sealedNewPin, sealedCurrentPin: input.sealedCurrentPin,
       },
     })
     .decision();

@@ -29,6 +29,7 @@ const request: RequestFacts = {
   validity: { option: 'base', notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false, cappedBy: null },
   subject: { commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111', organization: null, organizationIdentifier: null, title: null, country: 'UA' },
   authorization: JWS,
+  sealedNewPin: NEW_PIN,
   requestedAt: '2021-08-25T13:59:00.000Z',
 };
 
@@ -37,7 +38,7 @@ const certificate = (serialNumber = CERT_SERIAL, notAfter = request.validity.not
   serialNumber, subject: 'CN=Тест Тест Тест', issuer: 'CN=THK Dev CA', notBefore: request.validity.notBefore, notAfter, der: 'MIIBdGVzdA==',
 });
 
-const start: SagaInput = { type: 'Start', request, sealedNewPin: NEW_PIN, sealedCurrentPin: null };
+const start: SagaInput = { type: 'Start', request, sealedCurrentPin: null };
 const generated = (over: Partial<{ keyId: string; algorithm: 'EC-P256' | 'RSA-2048'; agentId: string; tokenSerial: string }> = {}): SagaInput => ({
   type: 'TokenKeyGenerated', agentId: over.agentId ?? AGENT,
   data: { requestId: REQUEST_ID, tokenSerial: over.tokenSerial ?? SERIAL, keyId: over.keyId ?? KEY_ID, algorithm: over.algorithm ?? 'EC-P256', csr: 'MIIBY3Ny', evidence },
@@ -77,7 +78,7 @@ function when(state: SagaState, input: SagaInput, at = 1_000) {
   const r = react(state, input, ctxAt(at));
   return {
     ...r,
-    sent: (message: Outbound['message']) => r.send.filter((m) => m.message === message),
+    sent: <M extends Outbound['message']>(message: M) => r.send.filter((m): m is Extract<Outbound, { message: M }> => m.message === message),
     commands: r.send.filter((m) => m.message !== 'HardwareKeyRequestProgressed').map((m) => m.message),
     progress: r.send.flatMap((m) => (m.message === 'HardwareKeyRequestProgressed' ? [[m.data.sequence, m.data.status] as const] : [])),
   };
@@ -104,9 +105,11 @@ describe('hardware key saga', () => {
       expect(then.progress).toEqual([[1, 'requested'], [2, 'key-generating']]);
     });
 
-    it('keeps the sealed PINs out of the saga state (they travel only in the command)', () => {
-      const then = when(initialState, { ...start, sealedCurrentPin: NEW_PIN }, 0);
-      expect(JSON.stringify(then.state)).not.toContain(NEW_PIN);
+    it('keeps the sealed current PIN out of the saga state (it travels only in the command)', () => {
+      const CURRENT_PIN = 'eyJhbGciOiJFQ0RILUVTIn0..Y3VycmVudGN1cnI.Y3VycmVudA.Y3VycmVudHRhZw';
+      const then = when(initialState, { ...start, sealedCurrentPin: CURRENT_PIN }, 0);
+      expect(then.sent('GenerateTokenKey')[0]!.data).toMatchObject({ sealedCurrentPin: CURRENT_PIN });
+      expect(JSON.stringify(then.state)).not.toContain(CURRENT_PIN);
     });
 
     it('ignores a second start of the same saga', () => {
@@ -245,7 +248,7 @@ describe('hardware key saga', () => {
     });
 
     it('walks every state in order with a gap-free progress sequence', () => {
-      const all = [start, generated(), issued(), installed()].reduce<{ state: SagaState; progress: Array<[number, string]> }>((acc, input) => {
+      const all = [start, generated(), issued(), installed()].reduce<{ state: SagaState; progress: Array<readonly [number, string]> }>((acc, input) => {
         const r = when(acc.state, input);
         return { state: r.state, progress: [...acc.progress, ...r.progress] };
       }, { state: initialState, progress: [] });
@@ -308,7 +311,8 @@ describe('hardware key saga', () => {
     it('fails key generation with agent-timeout, sending DestroyTokenKey without waiting for the silent agent', () => {
       const then = when(given(start), deadline, AGENT_MS);
       expect(then.commands).toEqual(['DestroyTokenKey', 'HardwareKeyRequestFailed']);
-      expect(then.sent('DestroyTokenKey')[0]!.data).toEqual({ requestId: REQUEST_ID, tokenSerial: SERIAL, reason: 'agent-timeout' });
+      // The new PIN, sealed to the agent, lets it log in to destroy the private (CKA_PRIVATE) key.
+      expect(then.sent('DestroyTokenKey')[0]!.data).toEqual({ requestId: REQUEST_ID, tokenSerial: SERIAL, reason: 'agent-timeout', sealedPin: NEW_PIN });
       expect(then.state).toMatchObject({ status: 'failed', failure: { code: 'agent-timeout' }, unconfirmed: ['destroy-token-key'] });
       expect(then.sent('HardwareKeyRequestFailed')[0]!.data.detail).toContain('removed when the signing agent is back online');
       expect(then.progress).toEqual([[3, 'compensating'], [4, 'failed']]);

@@ -1,0 +1,20 @@
+import { Controller, Inject } from '@nestjs/common';
+import { MessagePattern, Payload } from '@nestjs/microservices';
+import { GetHardwareKeyRequestV1, RequestTemporaryHardwareKeyV1, type RpcRequest, type RpcResponse } from '@thk/contracts';
+import { RequestHardwareKeyService } from './request-hardware-key.service.js';
+
+/** Request/reply from the API gateway (core NATS: the password never touches a stream). */
+@Controller()
+export class HardwareKeyRpcController {
+  constructor(@Inject(RequestHardwareKeyService) private readonly requests: RequestHardwareKeyService) {}
+
+  @MessagePattern<string>(RequestTemporaryHardwareKeyV1.subject)
+  request(@Payload() req: RpcRequest<typeof RequestTemporaryHardwareKeyV1>): Promise<RpcResponse<typeof RequestTemporaryHardwareKeyV1>> {
+    return this.requests.request(req);
+  }
+
+  @MessagePattern<string>(GetHardwareKeyRequestV1.subject)
+  get(@Payload() req: RpcRequest<typeof GetHardwareKeyRequestV1>): Promise<RpcResponse<typeof GetHardwareKeyRequestV1>> {
+    return this.requests.get(req);
+  }
+}

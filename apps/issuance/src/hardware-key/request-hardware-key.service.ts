@@ -1,0 +1,140 @@
+import { randomUUID } from 'node:crypto';
+import {
+  AuthorizeTemporaryKeyV1, GetKeyV1, GetUserTokenV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1,
+  type RpcRequest, type RpcResponse, type TokenView,
+} from '@thk/contracts';
+import { AppError, createLogger, type Logger } from '@thk/core';
+import type { RpcClient } from '@thk/messaging';
+import type { Clock } from '../config/issuance.config.js';
+import type { HardwareKeyRequestEntity } from '../persistence/index.js';
+import { assertEligibleBase } from '../validity/base-key.js';
+import type { IssuerValidity } from '../validity/issuer-validity.service.js';
+import { decideValidity, type ValidityPolicySettings } from '../validity/validity-policy.js';
+import type { HardwareKeyProcessManager } from './hardware-key.process-manager.js';
+import type { RequestFacts, StartedState } from './hardware-key.saga.js';
+import { toRequestView } from './hardware-key-request.view.js';
+import { startInputHash } from './idempotency.js';
+
+type StartRequest = RpcRequest<typeof RequestTemporaryHardwareKeyV1>;
+type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
+
+/**
+ * `RequestTemporaryHardwareKey`: the synchronous first step. Refusals come in api.md's order, all
+ * before anything is persisted:
+ *
+ *   idempotency replay / `idempotency-conflict` → `not-found` → `key-not-eligible` →
+ *   `key-access-blocked` → `wrong-password` → `token-unavailable` → `current-token-password-required` →
+ *   `base-certificate-expiring` → `algorithm-unsupported`
+ *
+ * Then the saga and its first messages are written in one transaction. The cloud key password lives
+ * only in this call's memory on its way to the depository.
+ */
+export class RequestHardwareKeyService {
+  private readonly log: Logger;
+
+  constructor(
+    private readonly rpc: RpcClient,
+    private readonly sagas: HardwareKeyProcessManager,
+    private readonly issuer: IssuerValidity,
+    private readonly clock: Clock,
+    private readonly settings: ValidityPolicySettings,
+    private readonly rpcTimeoutMs: number,
+    logger?: Logger,
+  ) {
+    this.log = logger ?? createLogger('issuance:request');
+  }
+
+  async request(req: StartRequest): Promise<StartReply> {
+    const inputHash = startInputHash(req);
+    // A key already seen is answered from what was stored, before any check runs again (api.md).
+    const seen = await this.sagas.findByIdempotencyKey(req.userId, req.idempotencyKey);
+    if (seen) return replay(seen, inputHash);
+
+    const call = { timeoutMs: this.rpcTimeoutMs };
+    // Both questions at once; the token's answer is only reported in its place in the order.
+    const [keyReply, tokenReply] = await Promise.allSettled([
+      this.rpc.call(GetKeyV1, { userId: req.userId, keyId: req.baseKeyId }, call),
+      this.rpc.call(GetUserTokenV1, { userId: req.userId, tokenId: req.tokenId }, call),
+    ]);
+    if (keyReply.status === 'rejected') throw keyReply.reason;
+    assertEligibleBase(keyReply.value, this.clock());
+    let token: TokenView | null = null;
+    if (tokenReply.status === 'fulfilled') token = tokenReply.value.token;
+    else if ((tokenReply.reason as AppError).code !== 'token-unavailable') throw tokenReply.reason;
+
+    const requestId = randomUUID();
+    // The depository checks the password (counting wrong guesses) and signs the authorization.
+    // Without a known token the authorization is discarded right after: the password's verdict
+    // still comes first, as the order promises.
+    const authorization = await this.rpc.call(AuthorizeTemporaryKeyV1, {
+      userId: req.userId, baseKeyId: req.baseKeyId, password: req.cloudKeyPassword, requestId, validity: req.validity,
+      tokenSerial: token?.serial ?? serialOfTokenId(req.tokenId),
+    }, call);
+    if (!token) throw new AppError('token-unavailable', 'no such token is online for this user; connect the token and start the signing agent', { meta: { tokenId: req.tokenId } });
+    if (token.userPinInitialized && req.currentTokenPassword === null) {
+      throw new AppError('current-token-password-required', 'the token already has a password: the request must carry it (sealed to the agent)', { meta: { tokenId: token.tokenId } });
+    }
+
+    const now = this.clock();
+    const decision = decideValidity({
+      option: req.validity,
+      now,
+      base: {
+        notBefore: new Date(authorization.baseCertificate.notBefore),
+        notAfter: new Date(authorization.baseCertificate.notAfter),
+        revoked: keyReply.value.certificateRevoked,
+      },
+      issuerNotAfter: await this.issuer.notAfter(),
+    }, this.settings);
+    if (!decision.ok) throw new AppError(decision.code, decision.message, { meta: { reason: decision.reason } });
+    if (!token.algorithms.includes(req.algorithm)) {
+      throw new AppError('algorithm-unsupported', `the token does not offer ${req.algorithm}; it offers ${token.algorithms.join(', ') || 'nothing usable'}`, { meta: { tokenId: token.tokenId } });
+    }
+
+    const request: RequestFacts = {
+      requestId,
+      userId: req.userId,
+      baseKeyId: req.baseKeyId,
+      keyAccountId: randomUUID(),
+      token: { agentId: token.agentId, tokenId: token.tokenId, serial: token.serial, model: token.model, label: token.label },
+      algorithm: req.algorithm,
+      validity: decision.window,
+      subject: authorization.subject,
+      authorization: authorization.authorization,
+      sealedNewPin: req.newKeyPassword,
+      requestedAt: now.toISOString(),
+    };
+    const started = await this.sagas.start(
+      { request, sealedCurrentPin: req.currentTokenPassword, idempotencyKey: req.idempotencyKey, inputHash },
+      (state) => firstReply(state),
+    );
+    if (!started.created) return replay(started.existing, inputHash);
+    this.log.info({ requestId, baseKeyId: req.baseKeyId, agentId: token.agentId, validity: decision.window.option }, 'hardware key request started');
+    return started.row.reply;
+  }
+
+  /** `GetHardwareKeyRequest`: another user's request answers `not-found`, exactly as a missing one. */
+  async get(req: RpcRequest<typeof GetHardwareKeyRequestV1>): Promise<RpcResponse<typeof GetHardwareKeyRequestV1>> {
+    const row = await this.sagas.load(req.requestId);
+    if (!row || row.userId !== req.userId) throw new AppError('not-found', 'no such hardware key request', { meta: { requestId: req.requestId } });
+    return toRequestView(row.state);
+  }
+}
+
+function firstReply(state: StartedState): StartReply {
+  const { validity } = state.request;
+  return { requestId: state.request.requestId, status: state.status, validity: { notBefore: validity.notBefore, notAfter: validity.notAfter, capped: validity.capped } };
+}
+
+function replay(row: HardwareKeyRequestEntity, inputHash: string): StartReply {
+  if (row.inputHash !== inputHash) {
+    throw new AppError('idempotency-conflict', 'this Idempotency-Key was used for another request; use a new key for a new request', { meta: { requestId: row.requestId } });
+  }
+  return row.reply;
+}
+
+/** `<agentId>:<serial>` is how accounts names tokens; any other id is passed whole (bounded). */
+export function serialOfTokenId(tokenId: string): string {
+  const serial = tokenId.slice(tokenId.lastIndexOf(':') + 1) || tokenId;
+  return serial.slice(0, 64);
+}

@@ -1,0 +1,9 @@
+import { MessagingTables1764800000000 } from '@thk/persistence';
+import { HardwareKeyRequestEntity } from './hardware-key-request.entity.js';
+import { IssuanceSchema1764900000000 } from './issuance-schema.migration.js';
+
+export { HardwareKeyRequestEntity } from './hardware-key-request.entity.js';
+
+export const issuanceEntities = [HardwareKeyRequestEntity];
+/** The outbox and inbox first, then the service's own tables. */
+export const issuanceMigrations = [MessagingTables1764800000000, IssuanceSchema1764900000000];
