@@ -71,7 +71,7 @@ export async function startHarness(prefix: string, overrides: Partial<AccountsCo
     maxPasswordAttempts: 5,
     authorizationTtlSeconds: 300,
     sweepIntervalMs: 0,
-    caTimeoutMs: 5_000,
+    caTimeoutMs: 2_000,
     clock: clock.now,
     ...overrides,
   };

@@ -1,0 +1,33 @@
+import { randomBytes } from 'node:crypto';
+import { loadConfig } from '@thk/core';
+import { DEVELOPMENT_KEK_LABEL, accountsConfigFromEnv, accountsEnvSchema, developmentKek } from './accounts.config.js';
+
+const configOf = (env: Record<string, string>) => accountsConfigFromEnv(loadConfig(accountsEnvSchema, env), env);
+
+describe('accounts.config', () => {
+  describe('accountsConfigFromEnv', () => {
+    it('refuses to start outside development mode without a KEK', () => {
+      expect(() => configOf({})).toThrow(/ACCOUNTS_KEK is required/);
+      expect(() => configOf({ ACCOUNTS_KEK: randomBytes(16).toString('base64') })).toThrow(/32 bytes/);
+    });
+
+    it('uses the clearly labelled development KEK only in development mode', () => {
+      const config = configOf({ ACCOUNTS_DEV_MODE: 'true' });
+      expect(config.kek).toEqual({ id: 'development', key: developmentKek() });
+      expect(DEVELOPMENT_KEK_LABEL).toMatch(/DEVELOPMENT-ONLY/);
+    });
+
+    it('defaults to production scrypt strength, about the core count of KDFs, and the database named accounts', () => {
+      const config = configOf({ ACCOUNTS_KEK: randomBytes(32).toString('base64'), DATABASE_URL: 'postgres://postgres@db:5432/postgres' });
+      expect(config.kdf).toEqual({ log2N: 17, r: 8, p: 1 });
+      expect(config.kdfConcurrency).toBeGreaterThanOrEqual(1);
+      expect(config.kdfMaxQueue).toBe(config.kdfConcurrency * 4);
+      expect(config.maxPasswordAttempts).toBe(5);
+      expect(config.databaseUrl).toBe('postgres://postgres@db:5432/accounts');
+    });
+
+    it('refuses an authorization lifetime beyond 10 minutes', () => {
+      expect(() => configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_AUTHORIZATION_TTL_SECONDS: '601' })).toThrow();
+    });
+  });
+});
