@@ -26,6 +26,8 @@ export function jestConfig(projectDir, overrides = {}) {
     reporters: ['default', `${root}/tools/test/summary-reporter.cjs`],
     testTimeout: 60_000,
     passWithNoTests: true,
+    // A leaked handle must not hang CI; the suites close what they open, this is the safety net.
+    forceExit: true,
     maxWorkers: Number(process.env.JEST_MAX_WORKERS ?? 2),
     ...overrides,
   };

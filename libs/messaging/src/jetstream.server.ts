@@ -30,6 +30,8 @@ export interface JetStreamServerOptions {
   deadLetterPrefix?: string;
   /** In-flight RPC calls per replica before new ones wait. */
   rpcConcurrency?: number;
+  /** How long `close()` waits for in-flight handlers; unfinished ones are redelivered later (never acked). */
+  shutdownTimeoutMs?: number;
   logger?: Logger;
 }
 
@@ -264,8 +266,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     for (const loop of this.consumeLoops) {
       await loop.messages.close().catch(() => undefined);
     }
-    await Promise.all(this.consumeLoops.map((l) => l.sem.idle()));
-    await this.rpcSem.idle();
+    const budget = this.options.shutdownTimeoutMs ?? 10_000;
+    const drained = await Promise.all([...this.consumeLoops.map((l) => l.sem.idle(budget)), this.rpcSem.idle(budget)]);
+    if (drained.includes(false)) this.log.warn('in-flight handlers did not finish before shutdown; their messages will be redelivered');
     if (this.ownsConnection && this.nc) await this.nc.drain().catch(() => undefined);
   }
 }

@@ -32,8 +32,13 @@ export class Semaphore {
     try { return await fn(); } finally { this.release(); }
   }
 
-  /** Resolves once nothing holds a permit (used to drain on shutdown). */
-  async idle(): Promise<void> {
-    while (this.inUse > 0) await new Promise((r) => setTimeout(r, 10));
+  /** Resolves true once nothing holds a permit, or false when `timeoutMs` passes first (used to drain on shutdown). */
+  async idle(timeoutMs = Number.POSITIVE_INFINITY): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    while (this.inUse > 0) {
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 10).unref());
+    }
+    return true;
   }
 }

@@ -56,7 +56,7 @@ async function startReplica(natsUrl: string, ds: DataSource, replica: string, sc
     providers: [{ provide: UOW, useValue: new UnitOfWork(ds) }, { provide: REPLICA, useValue: replica }, { provide: SCRIPT, useValue: script }],
   })
   class EffectsModule {}
-  const server = new JetStreamServer({ service: `test-${replica}`, connection: { servers: natsUrl, name: replica }, streams: defaultStreamSpecs(), consumers: [spec], backoffMs: [50] });
+  const server = new JetStreamServer({ service: `test-${replica}`, connection: { servers: natsUrl, name: replica }, streams: defaultStreamSpecs(), consumers: [spec], backoffMs: [50], shutdownTimeoutMs: 1_000 });
   const app = await NestFactory.createMicroservice(EffectsModule, { strategy: server, logger: false });
   app.useGlobalFilters(new PassthroughRpcExceptionFilter());
   await app.listen();
