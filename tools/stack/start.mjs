@@ -1,0 +1,43 @@
+#!/usr/bin/env node
+// `npm start`: the whole system on this machine, in the foreground until Ctrl-C.
+// `npm run demo`: the same, then the seed's flow through the HTTP API, then exit.
+import { startStack, DEMO_USER } from './stack.mjs';
+import { runDemo } from './demo-flow.mjs';
+
+const demo = process.argv.includes('--demo');
+let stack;
+let stopping = false;
+const shutdown = async (code) => {
+  if (stopping) return;
+  stopping = true;
+  console.log('\nstopping everything this stack started…');
+  await stack?.stop();
+  process.exit(code);
+};
+process.on('SIGINT', () => void shutdown(0));
+process.on('SIGTERM', () => void shutdown(0));
+
+try {
+  stack = await startStack({ quiet: demo });
+  const modulePath = stack.token.modulePath;
+  console.log(`
+\x1b[1;32mThe stack is up.\x1b[0m
+  Cabinet and API   ${stack.gatewayUrl}/            (OpenAPI: ${stack.gatewayUrl}/v1/openapi.json)
+  Demo login        ${DEMO_USER.fullName}, РНОКПП ${DEMO_USER.rnokpp}; cloud key password ${DEMO_USER.cloudKeyPassword}
+                    curl -s -X POST ${stack.gatewayUrl}/v1/dev/session -H 'content-type: application/json' -d '{"rnokpp":"${DEMO_USER.rnokpp}"}'
+  Dev token         SOFTHSM2_CONF=${stack.token.conf} pkcs11-tool --module ${modulePath} -L
+                    (objects: add -O --login --pin <the new key password>)
+  State and logs    ${stack.stackDir}  (delete it to start afresh)
+`);
+  if (demo) {
+    await runDemo(stack);
+    console.log('\n\x1b[1;32mDemo finished: a temporary hardware key was formed on the dev token.\x1b[0m');
+    await shutdown(0);
+  } else {
+    console.log('Press Ctrl-C to stop.');
+  }
+} catch (error) {
+  console.error(`\x1b[31m${error.message}\x1b[0m`);
+  console.error(`Logs are in ${stack?.stackDir ?? '.stack'}/logs.`);
+  await shutdown(1);
+}
