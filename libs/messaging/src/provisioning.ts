@@ -45,7 +45,8 @@ function isNotFound(error: unknown): boolean {
 /** Creates or updates streams so that start-up is idempotent (safe to run from every replica). */
 export async function provisionStreams(nc: NatsConnection, specs: StreamSpec[] = defaultStreamSpecs(), options: ProvisioningOptions = {}): Promise<JetStreamManager> {
   const jsm = await jetstreamManager(nc);
-  const replicas = options.replicas ?? 1;
+  // NATS_STREAM_REPLICAS=3 in a cluster (docker/compose.yaml); 1 on a single server.
+  const replicas = options.replicas ?? Number(process.env['NATS_STREAM_REPLICAS'] ?? 1);
   for (const spec of specs) {
     const config = {
       name: spec.name,

@@ -1,0 +1,22 @@
+# syntax=docker/dockerfile:1
+# docker build -f docker/api-gateway.Dockerfile -t thk/api-gateway .
+FROM node:20-bookworm-slim AS build
+WORKDIR /src
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
+COPY . .
+RUN npm ci --no-audit --no-fund \
+ && NX_DAEMON=false NX_NO_CLOUD=true npx nx run-many -t build -p api-gateway --outputStyle=static \
+ && npm prune --omit=dev
+
+FROM node:20-bookworm-slim
+ENV NODE_ENV=production
+WORKDIR /app
+COPY --from=build /src/node_modules ./node_modules
+COPY --from=build /src/package.json ./package.json
+COPY --from=build /src/libs ./libs
+COPY --from=build /src/apps/api-gateway ./apps/api-gateway
+USER node
+EXPOSE 8080
+HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
+  CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
+CMD ["node", "--enable-source-maps", "apps/api-gateway/dist/main.js"]
