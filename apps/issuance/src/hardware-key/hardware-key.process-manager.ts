@@ -56,8 +56,6 @@ const sagasFinished = new Counter({
   registers: [metricsRegistry],
 });
 
-const UNIQUE_VIOLATION = '23505';
-
 /**
  * Runs the pure saga against Postgres: loads the state, decides, and saves the new state, the
  * inbox mark and the outgoing messages (outbox) in ONE transaction. Saves are optimistic
@@ -83,36 +81,35 @@ export class HardwareKeyProcessManager {
 
   /** Persists a new saga with its first messages, or reports the request that won the idempotency key. */
   async start(command: StartCommand, reply: (state: StartedState) => HardwareKeyRequestEntity['reply']): Promise<StartResult> {
-    try {
-      const result = await this.uow.run(async (tx) => {
-        const ctx = this.context();
-        const r = react(initialState, { type: 'Start', request: command.request, sealedCurrentPin: command.sealedCurrentPin }, ctx);
-        if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${JSON.stringify(r.decision)}`);
-        const state = r.state;
-        const row = tx.manager.create(HardwareKeyRequestEntity, {
-          requestId: command.request.requestId,
-          userId: command.request.userId,
-          idempotencyKey: command.idempotencyKey,
-          inputHash: command.inputHash,
-          agentId: command.request.token.agentId,
-          version: 1,
-          reply: reply(state),
-          createdAt: ctx.now,
-          ...columnsOf(state, ctx.now),
-        });
-        await tx.manager.insert(HardwareKeyRequestEntity, row);
-        this.emitAll(tx, r.send, command.request.requestId, null, ctx.now);
-        sagaInputs.inc({ input: 'Start', outcome: 'applied' });
-        return row;
+    const result = await this.uow.run(async (tx) => {
+      const ctx = this.context();
+      const r = react(initialState, { type: 'Start', request: command.request, sealedCurrentPin: command.sealedCurrentPin }, ctx);
+      if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${JSON.stringify(r.decision)}`);
+      const state = r.state;
+      const row = tx.manager.create(HardwareKeyRequestEntity, {
+        requestId: command.request.requestId,
+        userId: command.request.userId,
+        idempotencyKey: command.idempotencyKey,
+        inputHash: command.inputHash,
+        agentId: command.request.token.agentId,
+        version: 1,
+        reply: reply(state),
+        createdAt: ctx.now,
+        ...columnsOf(state, ctx.now),
       });
-      if (!result.applied) throw new Error('unreachable: a start has no inbox mark');
-      return { created: true, row: result.value };
-    } catch (error) {
-      if ((error as { code?: string }).code !== UNIQUE_VIOLATION && (error as { driverError?: { code?: string } }).driverError?.code !== UNIQUE_VIOLATION) throw error;
-      const existing = await this.dataSource.manager.findOneBy(HardwareKeyRequestEntity, { userId: command.request.userId, idempotencyKey: command.idempotencyKey });
-      if (!existing) throw error;
-      return { created: false, existing };
-    }
+      // A concurrent start under the same (user, idempotency key) may have committed first: then this
+      // one inserts nothing and emits nothing, and the caller answers with the winner.
+      const inserted = await tx.manager.createQueryBuilder().insert().into(HardwareKeyRequestEntity).values(row).orIgnore().returning('request_id').execute();
+      if ((inserted.raw as unknown[]).length === 0) return null;
+      this.emitAll(tx, r.send, command.request.requestId, null, ctx.now);
+      sagaInputs.inc({ input: 'Start', outcome: 'applied' });
+      return row;
+    });
+    if (!result.applied) throw new Error('unreachable: a start has no inbox mark');
+    if (result.value) return { created: true, row: result.value };
+    const existing = await this.findByIdempotencyKey(command.request.userId, command.idempotencyKey);
+    if (!existing) throw new AppError('issuance.start-conflict', 'the request collided with another one that is gone; retry', { retryable: true });
+    return { created: false, existing };
   }
 
   /** Runs one received message through its saga. A message the saga refuses is thrown non-retryable (dead letter). */
