@@ -15,7 +15,7 @@ export const CertifyCloudKeyV1 = defineRpc({
     notAfter: isoDateTime,
   }),
   response: z.strictObject({ certificate: certificateSummary.extend({ der: derBase64 }) }),
-  errors: ['csr-invalid', 'not-available', 'validation-failed'],
+  errors: ['csr-invalid', 'not-available', 'validation-failed', 'public-key-reused'],
 });
 
 export const GetCaCertificateV1 = defineRpc({
