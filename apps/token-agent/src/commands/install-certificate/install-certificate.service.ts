@@ -1,0 +1,133 @@
+import 'reflect-metadata';
+import { createHash, createPublicKey } from 'node:crypto';
+import { Inject, Injectable } from '@nestjs/common';
+import { X509Certificate } from '@peculiar/x509';
+import { CertificateInstallFailedV1, CertificateInstalledV1, type Envelope, type InstallCertificateV1 } from '@thk/contracts';
+import type { Logger } from '@thk/core';
+import type { TokenSession } from '@thk/pkcs11';
+import { AGENT_ACTIVITY, AGENT_EVENTS, AGENT_JOURNAL, AGENT_LOGGER, TOKEN_REGISTRY } from '../../agent.tokens.js';
+import { AGENT_CONFIG, type TokenAgentConfig } from '../../config/agent.config.js';
+import type { AgentJournal } from '../../journal/agent-journal.js';
+import { nameBasedId } from '../../state/name-based-id.js';
+import type { AgentActivity } from '../../status/agent-activity.js';
+import type { TokenRegistry } from '../../tokens/token-registry.js';
+import type { AgentEvents } from '../agent-events.js';
+import { closeQuietly } from '../generate-token-key/generate-token-key.service.js';
+import { TokenFailure, toTokenFailure } from '../token-failure.js';
+
+/** The serial number as lower-case hex without the DER sign byte (`00`) or other leading zeros. */
+export function certificateSerialHex(cert: X509Certificate): string {
+  return cert.serialNumber.toLowerCase().replace(/^0+(?=[0-9a-f])/, '');
+}
+
+/**
+ * `InstallCertificate`: writes the certificate as a public token object under the key's `CKA_ID`
+ * and label, reads it back, checks that it is the one sent and that its public key is the key's,
+ * then publishes `CertificateInstalled`. Public objects need no login, so no PIN is involved.
+ */
+@Injectable()
+export class InstallCertificateService {
+  constructor(
+    @Inject(AGENT_CONFIG) private readonly config: TokenAgentConfig,
+    @Inject(TOKEN_REGISTRY) private readonly registry: TokenRegistry,
+    @Inject(AGENT_JOURNAL) private readonly journal: AgentJournal,
+    @Inject(AGENT_EVENTS) private readonly events: AgentEvents,
+    @Inject(AGENT_ACTIVITY) private readonly activity: AgentActivity,
+    @Inject(AGENT_LOGGER) private readonly logger: Logger,
+  ) {}
+
+  async handle(envelope: Envelope<InstallCertificateV1>): Promise<void> {
+    const cmd = envelope.data;
+    const log = this.logger.child({ requestId: cmd.requestId, tokenSerial: cmd.tokenSerial, keyId: cmd.keyId, commandId: envelope.id });
+    const der = Buffer.from(cmd.certificate, 'base64');
+    const sha256 = createHash('sha256').update(der).digest('hex');
+    const known = this.journal.get(cmd.requestId);
+    if (known?.install?.result && known.install.certificateSha256 === sha256 && known.install.keyId === cmd.keyId) {
+      log.info('certificate already installed for this request: publishing the same result again');
+      await this.events.publish(cmd.requestId, 'install');
+      return;
+    }
+    if (known?.install?.failure && known.install.failure.commandId === envelope.id) {
+      await this.events.publish(cmd.requestId, 'install-failure');
+      return;
+    }
+    await this.activity.run({ kind: 'install-certificate', requestId: cmd.requestId, tokenSerial: cmd.tokenSerial }, () => this.registry.exclusive(async () => {
+      const meta = { correlationId: envelope.correlationId, causationId: envelope.id, occurredAt: this.config.now?.() ?? new Date() };
+      try {
+        const serial = await this.install(envelope, der, sha256, known?.generation?.label, log);
+        const event = this.events.build(CertificateInstalledV1, {
+          requestId: cmd.requestId, tokenSerial: cmd.tokenSerial, keyId: cmd.keyId, certificateSerialNumber: serial,
+        }, { id: nameBasedId(cmd.requestId, 'CertificateInstalled', cmd.keyId, sha256), ...meta });
+        await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => {
+          e.install = { ...e.install!, result: event };
+          delete e.install.failure;
+        });
+      } catch (error) {
+        const failure = toTokenFailure(error);
+        if (!failure) throw error;
+        log.warn({ code: failure.failureCode }, `certificate installation failed: ${failure.message}`);
+        const event = this.events.build(CertificateInstallFailedV1, {
+          requestId: cmd.requestId, tokenSerial: cmd.tokenSerial, keyId: cmd.keyId, code: failure.failureCode, message: failure.message,
+        }, { id: nameBasedId(envelope.id, 'CertificateInstallFailed'), ...meta });
+        await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => {
+          e.install = { commandId: envelope.id, keyId: cmd.keyId, certificateSha256: sha256, certificateWritten: e.install?.certificateWritten ?? false, failure: { ...event, commandId: envelope.id } };
+        });
+      }
+    }));
+    const after = this.journal.get(cmd.requestId);
+    if (after?.install?.result) await this.events.publish(cmd.requestId, 'install');
+    else if (after?.install?.failure) await this.events.publish(cmd.requestId, 'install-failure');
+  }
+
+  private async install(envelope: Envelope<InstallCertificateV1>, der: Buffer, sha256: string, journaledLabel: string | undefined, log: Logger): Promise<string> {
+    const cmd = envelope.data;
+    let cert: X509Certificate;
+    try {
+      cert = new X509Certificate(new Uint8Array(der));
+    } catch {
+      throw new TokenFailure('certificate-mismatch', 'the certificate is not a DER X.509 certificate');
+    }
+    const found = this.registry.find(cmd.tokenSerial);
+    if (!found) throw new TokenFailure('token-absent', `no token with serial ${cmd.tokenSerial} is connected to this agent`);
+    const id = Buffer.from(cmd.keyId, 'hex');
+    const session = found.module.openSession(found.token.slotId);
+    try {
+      const objects = session.objectsWithId(id);
+      const publicKey = objects.find((o) => o.class === 'public-key' && (!journaledLabel || o.label === journaledLabel));
+      if (!publicKey) throw new TokenFailure('certificate-mismatch', `the token holds no key with ID ${cmd.keyId}`);
+      const tokenKey = session.readPublicKey(publicKey.handle).key;
+      let certKey;
+      try {
+        certKey = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+      } catch {
+        throw new TokenFailure('certificate-mismatch', 'the certificate carries a public key this agent cannot read');
+      }
+      if (!certKey.equals(tokenKey)) {
+        throw new TokenFailure('certificate-mismatch', `the certificate's public key is not the key ${cmd.keyId} on the token`);
+      }
+      await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => {
+        e.install = { commandId: envelope.id, keyId: cmd.keyId, certificateSha256: sha256, certificateWritten: e.install?.certificateWritten ?? false };
+      });
+      const certificates = objects.filter((o) => o.class === 'certificate');
+      let handle = certificates.find((c) => session.getAttributes(c.handle, ['CKA_VALUE']).CKA_VALUE.equals(der))?.handle;
+      if (!handle) {
+        if (certificates.length > 0) throw new TokenFailure('certificate-mismatch', `another certificate is already stored under key ID ${cmd.keyId}`);
+        handle = session.createCertificate({ id, label: publicKey.label, der });
+        await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.install!.certificateWritten = true; });
+      }
+      this.verifyWritten(session, handle, id, der);
+      log.info({ serialNumber: certificateSerialHex(cert) }, 'certificate written to the token');
+      return certificateSerialHex(cert);
+    } finally {
+      closeQuietly(session);
+    }
+  }
+
+  /** Reads the object back: the same bytes under the same `CKA_ID`, as a public token certificate. */
+  private verifyWritten(session: TokenSession, handle: Buffer, id: Buffer, der: Buffer): void {
+    const back = session.getAttributes(handle, ['CKA_CLASS', 'CKA_ID', 'CKA_VALUE', 'CKA_TOKEN']);
+    if (!back.CKA_VALUE.equals(der) || !back.CKA_ID.equals(id) || !back.CKA_TOKEN) {
+      throw new TokenFailure('certificate-mismatch', 'the certificate read back from the token is not the one written');
+    }
+  }
+}

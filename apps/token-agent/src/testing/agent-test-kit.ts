@@ -1,0 +1,74 @@
+import { randomUUID } from 'node:crypto';
+import { CompactEncrypt, importJWK, type JWK } from 'jose';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
+import { streams, type Envelope, type MessageContract, type MessageData, type SealingJwk } from '@thk/contracts';
+import { createEnvelope, defaultStreamSpecs, provisionStreams } from '@thk/messaging';
+
+/**
+ * Test support shared by the agent's tests and the e2e tests: seal a PIN as the cabinet does, send
+ * an agent command as issuance does, and read back what the agent published to the AGENTS stream.
+ */
+
+/** Seals a PIN to an agent's public key: compact JWE, ECDH-ES + A256GCM (what the cabinet sends). */
+export async function sealPin(agentKey: SealingJwk | JWK, pin: string): Promise<string> {
+  const key = await importJWK({ kty: agentKey.kty, crv: agentKey.crv, x: agentKey.x, y: agentKey.y }, 'ECDH-ES');
+  return new CompactEncrypt(new TextEncoder().encode(pin)).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', ...(agentKey.kid ? { kid: agentKey.kid } : {}) }).encrypt(key);
+}
+
+export class AgentBus {
+  private constructor(readonly nc: NatsConnection) {}
+
+  static async connect(url: string): Promise<AgentBus> {
+    const nc = await connect({ servers: url, name: 'agent-test' });
+    await provisionStreams(nc, defaultStreamSpecs());
+    return new AgentBus(nc);
+  }
+
+  /** Sends a command to an agent; `msgId` other than the envelope id makes JetStream store it again (a redelivery as issuance would cause). */
+  async send<C extends MessageContract<string, any, { agentId: string }>>(contract: C, agentId: string, data: MessageData<C>, options: { envelope?: Envelope; msgId?: string; correlationId?: string } = {}): Promise<Envelope> {
+    const envelope = options.envelope ?? createEnvelope(contract, data, { source: 'issuance', correlationId: options.correlationId ?? randomUUID(), causationId: null });
+    const h = headers();
+    h.set('Thk-Type', `${envelope.type}@${envelope.version}`);
+    await jetstream(this.nc).publish(contract.subject({ agentId }), new TextEncoder().encode(JSON.stringify(envelope)), { msgID: options.msgId ?? envelope.id, headers: h });
+    return envelope;
+  }
+
+  /** Every message the AGENTS stream holds under `subjectPrefix` (the stream, not core NATS: JetStream's de-duplication counts). */
+  async stored(subjectPrefix: string): Promise<Array<{ subject: string; envelope: Envelope }>> {
+    const jsm = await jetstreamManager(this.nc);
+    const info = await jsm.streams.info(streams.agents.name);
+    const out: Array<{ subject: string; envelope: Envelope }> = [];
+    for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
+      const m = await jsm.streams.getMessage(streams.agents.name, { seq }).catch(() => null);
+      if (m && m.subject.startsWith(subjectPrefix)) out.push({ subject: m.subject, envelope: m.json<Envelope>() });
+    }
+    return out;
+  }
+
+  /** The events of one type an agent published, waiting up to `timeoutMs` until `count` are there. */
+  async events<T = unknown>(agentId: string, type: string, options: { count?: number; timeoutMs?: number; where?: (e: Envelope<T>) => boolean } = {}): Promise<Array<Envelope<T>>> {
+    const deadline = Date.now() + (options.timeoutMs ?? 10_000);
+    for (;;) {
+      const found = (await this.stored(`agent.${agentId}.evt.`)).map((m) => m.envelope as Envelope<T>).filter((e) => e.type === type && (!options.where || options.where(e)));
+      if (found.length >= (options.count ?? 1) || Date.now() > deadline) return found;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /** Waits until an agent's durable consumer has nothing pending or unacknowledged (its effects are done). */
+  async drained(agentId: string, timeoutMs = 10_000): Promise<void> {
+    const jsm = await jetstreamManager(this.nc);
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const info = await jsm.consumers.info(streams.agents.name, `agent-${agentId}`).catch(() => undefined);
+      if (info && info.num_pending === 0 && info.num_ack_pending === 0) return;
+      if (Date.now() > deadline) throw new Error(`agent-${agentId} still has work after ${timeoutMs} ms`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.nc.drain().catch(() => undefined);
+  }
+}
