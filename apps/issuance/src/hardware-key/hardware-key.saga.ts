@@ -297,13 +297,15 @@ export function failureOfTokenCode(code: TokenFailureCode, step: 'generate' | 'i
   }
 }
 
-/** The CA's refusals: the base key's own problems apart, everything is `ca-rejected`. */
+/**
+ * Every CA refusal is `ca-rejected` (the issue's list of failure codes); the CA's own code leads the
+ * detail (`base-certificate-revoked: …`), so the cabinet can say more where it wants to.
+ */
 export function failureOfCaCode(code: CertificateRejectionCode): HardwareKeyFailureCode {
   switch (code) {
     case 'base-certificate-untrusted':
     case 'base-certificate-revoked':
     case 'base-certificate-expired':
-      return 'base-key-ineligible';
     case 'csr-invalid':
     case 'authorization-invalid':
     case 'authorization-expired':

@@ -220,12 +220,12 @@ describe('hardware key saga', () => {
     });
 
     it.each([
-      ['base-certificate-revoked', 'base-key-ineligible'],
-      ['base-certificate-expired', 'base-key-ineligible'],
+      ['base-certificate-revoked', 'ca-rejected'],
+      ['base-certificate-expired', 'ca-rejected'],
       ['authorization-expired', 'ca-rejected'],
       ['window-exceeds-cap', 'ca-rejected'],
-    ] as const)('maps %s to %s', (caCode, code) => {
-      expect(when(given(...happyUntil.certificateIssuing), caRejected(caCode)).state).toMatchObject({ failure: { code } });
+    ] as const)('maps %s to %s, naming the CA\'s code in the detail', (caCode, code) => {
+      expect(when(given(...happyUntil.certificateIssuing), caRejected(caCode)).state).toMatchObject({ failure: { code, detail: `${caCode}: no` } });
     });
 
     it('ignores a rejection in installing (out of order)', () => {

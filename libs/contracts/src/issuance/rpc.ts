@@ -7,7 +7,7 @@ export const PreviewValidityV1 = defineRpc({
   context: 'issuance', name: 'preview-validity', version: 1,
   request: z.strictObject({ userId: uuid, keyId: uuid, validity: validityOption }),
   response: z.strictObject({ notBefore: isoDateTime, notAfter: isoDateTime, capped: z.boolean(), cappedBy }),
-  errors: ['not-found', 'key-not-eligible', 'base-certificate-expiring', 'validation-failed'],
+  errors: ['not-found', 'key-not-eligible', 'base-certificate-expiring', 'issuer-certificate-expiring', 'validation-failed'],
 });
 
 export const RequestTemporaryHardwareKeyV1 = defineRpc({
@@ -30,7 +30,8 @@ export const RequestTemporaryHardwareKeyV1 = defineRpc({
   }),
   errors: [
     'idempotency-conflict', 'not-found', 'key-not-eligible', 'key-access-blocked', 'wrong-password',
-    'token-unavailable', 'current-token-password-required', 'base-certificate-expiring', 'algorithm-unsupported', 'busy',
+    'token-unavailable', 'current-token-password-required', 'base-certificate-expiring', 'issuer-certificate-expiring',
+    'algorithm-unsupported', 'busy',
   ],
 });
 
