@@ -1,35 +1,271 @@
-import { CertificateIssuedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1 } from '@thk/contracts';
-import { parseCertificate, OID } from '@thk/pki';
+import { randomUUID, webcrypto } from 'node:crypto';
+import { CertificateIssuedV1, CertificateRejectedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1, type IssueCertificateV1 as IssueData } from '@thk/contracts';
+import { createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, signAuthorization, TEST_PERSON } from '@thk/pki';
 import { CaGatewayHarness } from '../testing/ca-gateway-harness.js';
 import { opensslText, opensslVerify } from '../testing/openssl.js';
 
 const h = new CaGatewayHarness();
+const ISSUED = CertificateIssuedV1.subject();
+const REJECTED = CertificateRejectedV1.subject();
 
 beforeAll(async () => { await h.start(); });
 afterAll(async () => { await h.close(); });
 
-describe('IssueCertificate (ca-gateway on real NATS and Postgres)', () => {
+/** Sends a command and answers the n-th event for its request id. */
+async function answer(data: IssueData, nth = 1): Promise<{ subject: string; data: any }> {
+  await h.send(IssueCertificateV1.subject(), h.issueEnvelope(data));
+  const events = await h.tap.waitFor((e) => e.envelope.data?.requestId === data.requestId, nth);
+  const e = events[nth - 1]!;
+  return { subject: e.subject, data: e.envelope.data };
+}
+
+async function refusal(data: IssueData, nth = 1): Promise<string> {
+  const a = await answer(data, nth);
+  expect(a.subject).toBe(REJECTED);
+  return a.data.code as string;
+}
+
+async function rows(sql: string, params: unknown[] = []): Promise<any[]> {
+  return h.gateway.dataSource.query(sql, params);
+}
+
+describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', () => {
   describe('a valid request', () => {
     it('answers CertificateIssued with a certificate that passes openssl verify -crl_check', async () => {
       const base = await h.certifiedBaseKey();
       const { data } = await h.request(base);
-      await h.send(IssueCertificateV1.subject(), h.issueEnvelope(data));
-      const [issued] = await h.tap.waitFor((e) => e.subject === CertificateIssuedV1.subject() && e.envelope.data.requestId === data.requestId);
-      const cert = issued!.envelope.data.certificate;
-      const der = new Uint8Array(Buffer.from(cert.der, 'base64'));
+      const a = await answer(data);
+      expect(a.subject).toBe(ISSUED);
+      const der = new Uint8Array(Buffer.from(a.data.certificate.der, 'base64'));
       const parsed = parseCertificate(der);
       expect(Buffer.from(parsed.subject)).toEqual(Buffer.from(parseCertificate(base.certificate).subject));
-      expect(cert.notBefore).toBe(new Date(Math.floor(h.now.getTime() / 1000) * 1000).toISOString());
-      expect(parsed.extensions.map((e) => e.oid)).toContain(OID.qcStatements);
+      expect(a.data.certificate).toMatchObject({
+        serialNumber: parsed.serialNumber,
+        notBefore: new Date(Math.floor(h.now.getTime() / 1000) * 1000).toISOString(),
+        notAfter: new Date(Math.floor(new Date(data.notAfter).getTime() / 1000) * 1000).toISOString(),
+        subject: 'CN=Тест Тест Тест, SN=Тест, G=Тест Тест, serialNumber=TINUA-1111111111, C=UA',
+        issuer: 'CN=THK Test Issuing CA, C=UA',
+      });
+      expect(parsed.serialNumber).toMatch(/^[0-9a-f]{32}$/);
       const { pem } = await h.rpc.call(GetCaCertificateV1, {});
       const crl = await h.rpc.call(GetCrlV1, {});
-      const verdict = await opensslVerify(pem, Buffer.from(crl.der, 'base64'), der);
-      expect(verdict).toEqual({ ok: true, output: expect.stringContaining(': OK') });
+      expect(await opensslVerify(pem, Buffer.from(crl.der, 'base64'), der)).toEqual({ ok: true, output: expect.stringContaining(': OK') });
+      expect(await opensslVerify(pem, Buffer.from(crl.der, 'base64'), base.certificate)).toEqual({ ok: true, output: expect.stringContaining(': OK') });
       const text = await opensslText(der);
-      expect(text).toContain('Digital Signature, Non Repudiation');
-      expect(text).toContain('CA:FALSE');
+      expect(text).toMatch(/X509v3 Key Usage: critical\s+Digital Signature, Non Repudiation/);
+      expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
+      expect(text).toContain('X509v3 Subject Key Identifier');
+      expect(text).toContain('X509v3 Authority Key Identifier');
       expect(text).toContain('URI:http://127.0.0.1:8080/v1/ca/crl');
+      expect(text).toContain(`Policy: ${OID.policyQcpNaturalQscd}`);
       expect(text).toContain('serialNumber=TINUA-1111111111');
+      const qc = parsed.extensions.find((e) => e.oid === OID.qcStatements)!;
+      expect(Buffer.from(qc.value).toString('hex')).toContain('0604008e460104'); // QcSSCD 0.4.0.1862.1.4
+      expect(Buffer.from(qc.value).toString('hex')).toContain('0604008e460101'); // QcCompliance
+    });
+
+    it('leaves QcSSCD out when the key lacks on-token evidence', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base, { evidence: { neverExtractable: false } });
+      const a = await answer(data);
+      expect(a.subject).toBe(ISSUED);
+      const parsed = parseCertificate(new Uint8Array(Buffer.from(a.data.certificate.der, 'base64')));
+      const qc = parsed.extensions.find((e) => e.oid === OID.qcStatements)!;
+      expect(Buffer.from(qc.value).toString('hex')).not.toContain('0604008e460104');
+      expect(Buffer.from(qc.value).toString('hex')).toContain('0604008e460101');
+      expect(await opensslText(parsed.der)).toContain(`Policy: ${OID.policyQcpNatural}\n`);
+    });
+
+    it('issues "until the end of the base certificate" exactly to the base notAfter', async () => {
+      const base = await h.certifiedBaseKey({ notAfter: new Date(h.now.getTime() + 40 * 86_400_000) });
+      const { data } = await h.request(base, { validity: 'base' });
+      const a = await answer(data);
+      expect(a.subject).toBe(ISSUED);
+      expect(a.data.certificate.notAfter).toBe(base.notAfter.toISOString());
+    });
+
+    it('issues for an RSA-2048 token key', async () => {
+      const base = await h.certifiedBaseKey();
+      const keys = await webcrypto.subtle.generateKey({ name: 'RSASSA-PKCS1-v1_5', modulusLength: 2048, publicExponent: new Uint8Array([1, 0, 1]), hash: 'SHA-256' }, false, ['sign', 'verify']) as CryptoKeyPair;
+      const { data } = await h.request(base, { tokenKeys: keys });
+      const a = await answer({ ...data, algorithm: 'RSA-2048' });
+      expect(a.subject).toBe(ISSUED);
+    });
+  });
+
+  describe('refusals', () => {
+    it('refuses a CSR whose signature does not verify (no proof of possession)', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const csr = Buffer.from(data.csr, 'base64');
+      const i = csr.indexOf(Buffer.from('TINUA-1111111111'));
+      csr[i + 6] = '9'.charCodeAt(0);
+      expect(await refusal({ ...data, csr: csr.toString('base64') })).toBe('csr-invalid');
+    });
+
+    it('refuses malformed and truncated CSR DER, and keeps serving', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const csr = Buffer.from(data.csr, 'base64');
+      for (const bad of [csr.subarray(0, csr.length - 1), csr.subarray(0, 40), Buffer.from('not DER at all'), Buffer.concat([csr, Buffer.of(0)])]) {
+        const { data: d } = await h.request(base);
+        expect(await refusal({ ...d, csr: bad.toString('base64') })).toBe('csr-invalid');
+      }
+      const { data: ok } = await h.request(base);
+      expect((await answer(ok)).subject).toBe(ISSUED);
+    });
+
+    it('refuses truncated or garbled authorizations', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const [head, payload, sig] = data.authorization.split('.') as [string, string, string];
+      for (const bad of [`${head}.${payload}.${sig.slice(0, 20)}`, `${head.slice(0, 30)}.${payload}.${sig}`, `${head}.${payload.slice(0, payload.length - 8)}.${sig}`, 'aaaaaaaaaaaaaaaaaaaaaa.bbbb.cccc']) {
+        const { data: d } = await h.request(base);
+        expect(await refusal({ ...d, authorization: bad })).toBe('authorization-invalid');
+      }
+    });
+
+    it('refuses an authorization signed by another key than the base certificate\'s', async () => {
+      const base = await h.certifiedBaseKey();
+      const other = await h.certifiedBaseKey();
+      const { data } = await h.request({ ...base, privateKey: other.privateKey });
+      expect(await refusal(data)).toBe('authorization-invalid');
+    });
+
+    it('refuses an authorization whose base certificate another CA issued', async () => {
+      const foreignCa = await createTestCa({ commonName: 'THK Test Issuing CA' });
+      const foreign = await issueTestCertificate(foreignCa, { notBefore: new Date(h.now.getTime() - 86_400_000), notAfter: new Date(h.now.getTime() + 100 * 86_400_000) });
+      const { data } = await h.request({ userId: randomUUID(), keyId: randomUUID(), subject: TEST_PERSON, privateKey: foreign.privateKey, certificate: foreign.certificate, serialNumber: parseCertificate(foreign.certificate).serialNumber, notAfter: new Date(h.now.getTime() + 100 * 86_400_000) });
+      expect(await refusal(data)).toBe('base-certificate-untrusted');
+    });
+
+    it('refuses an expired authorization', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base, { authorizedAt: new Date(h.now.getTime() - 11 * 60_000), notBefore: new Date(h.now.getTime() - 10 * 60_000) });
+      expect(await refusal(data)).toBe('authorization-expired');
+    });
+
+    it('refuses an authorization given for another request id', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const { data: other } = await h.request(base);
+      expect(await refusal({ ...data, authorization: other.authorization })).toBe('authorization-invalid');
+    });
+
+    it('refuses a replayed jti: a refused request id cannot be tried again', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base, { validity: 'P1D', notAfter: new Date(h.now.getTime() + 2 * 86_400_000) });
+      expect(await refusal(data)).toBe('window-exceeds-cap');
+      const fixed = { ...data, notAfter: new Date(h.now.getTime() + 86_400_000).toISOString() };
+      expect(await refusal(fixed, 2)).toBe('authorization-replayed');
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
+    });
+
+    it('refuses when the base certificate was revoked', async () => {
+      const base = await h.certifiedBaseKey();
+      await h.send('ca.cmd.revoke-certificate.v1', h.revokeEnvelope(base.serialNumber, 'keyCompromise'));
+      await h.tap.waitFor((e) => e.envelope.data?.serialNumber === base.serialNumber);
+      const { data } = await h.request(base);
+      expect(await refusal(data)).toBe('base-certificate-revoked');
+    });
+
+    it('refuses when the base certificate is not valid now', async () => {
+      const base = await h.certifiedBaseKey({ notBefore: new Date(h.now.getTime() - 400 * 86_400_000), notAfter: new Date(h.now.getTime() - 35 * 86_400_000) });
+      const { data } = await h.request(base, { notAfter: new Date(h.now.getTime() + 86_400_000) });
+      expect(await refusal(data)).toBe('base-certificate-expired');
+    });
+
+    it('refuses a window beyond the base certificate, the authorized cap or the option', async () => {
+      const base = await h.certifiedBaseKey({ notAfter: new Date(h.now.getTime() + 3 * 86_400_000) });
+      const { data: beyondBase } = await h.request(base, { validity: 'P1W', notAfter: new Date(base.notAfter.getTime() + 1_000) });
+      expect(await refusal(beyondBase)).toBe('window-exceeds-cap');
+      const { data: beyondOption } = await h.request(base, { validity: 'P1D', notAfter: new Date(h.now.getTime() + 2 * 86_400_000) });
+      expect(await refusal(beyondOption)).toBe('window-exceeds-cap');
+      const { data: backdated } = await h.request(base, { notBefore: new Date(h.now.getTime() - 3_600_000) });
+      expect(await refusal(backdated)).toBe('window-exceeds-cap');
+    });
+
+    it('refuses a public key that already has a certificate', async () => {
+      const base = await h.certifiedBaseKey();
+      const first = await h.request(base);
+      expect((await answer(first.data)).subject).toBe(ISSUED);
+      const { data: again } = await h.request(base, { tokenKeys: first.tokenKeys });
+      expect(await refusal(again)).toBe('public-key-reused');
+    });
+
+    it('refuses the base key itself as the new key', async () => {
+      const base = await h.certifiedBaseKey();
+      const publicKey = await webcrypto.subtle.importKey('spki', parseCertificate(base.certificate).spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
+      const { data } = await h.request(base);
+      const csr = Buffer.from(await createCsr(TEST_PERSON, { privateKey: base.privateKey as CryptoKey, publicKey })).toString('base64');
+      expect(await refusal({ ...data, csr })).toBe('public-key-reused');
+    });
+
+    it('refuses a different CSR for a request id that already has its certificate', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      expect((await answer(data)).subject).toBe(ISSUED);
+      const otherKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']) as CryptoKeyPair;
+      const conflicting = { ...data, csr: Buffer.from(await createCsr(base.subject, otherKeys)).toString('base64') };
+      expect(await refusal(conflicting, 2)).toBe('request-conflict');
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 1 }]);
+    });
+
+    it('refuses a request for another token than the authorized one', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base, { tokenSerial: '220771' });
+      expect(await refusal({ ...data, tokenSerial: '999999' })).toBe('token-mismatch');
+    });
+
+    it('refuses a key algorithm other than the request says', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      expect(await refusal({ ...data, algorithm: 'RSA-2048' })).toBe('profile-violation');
+    });
+
+    it('refuses an authorization signed outside this CA but under its name (x5c self-made)', async () => {
+      const base = await h.certifiedBaseKey();
+      const fake = await createTestCa({ commonName: 'THK Test Issuing CA' });
+      const forged = await issueTestCertificate(fake, { notBefore: new Date(h.now.getTime() - 1_000), notAfter: new Date(h.now.getTime() + 86_400_000) });
+      const { data } = await h.request(base);
+      const authorization = await signAuthorization({ sub: base.userId, jti: data.requestId, baseKeyId: base.keyId, tokenSerial: data.tokenSerial, validity: 'P1W', notAfterCap: base.notAfter.toISOString() }, { privateKey: forged.privateKey, certificate: forged.certificate, now: h.now });
+      expect(await refusal({ ...data, authorization })).toBe('base-certificate-untrusted');
+    });
+  });
+
+  describe('idempotency', () => {
+    it('changes nothing when the same IssueCertificate message is delivered twice', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const envelope = h.issueEnvelope(data);
+      await h.send(IssueCertificateV1.subject(), envelope);
+      await h.tap.waitFor((e) => e.envelope.data?.requestId === data.requestId);
+      await h.redeliver(IssueCertificateV1.subject(), envelope);
+      // A later command on the same consumer proves the redelivery was processed before we count.
+      const { data: marker } = await h.request(base);
+      await answer(marker);
+      await h.gateway.flushOutbox();
+      expect(h.tap.forRequest(data.requestId)).toHaveLength(1);
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 1 }]);
+      expect(await rows('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [envelope.id])).toEqual([{ n: 1 }]);
+    });
+
+    it('answers the same certificate when the same request comes again under a new message id', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const first = await answer(data);
+      const second = await answer(data, 2);
+      expect(second.subject).toBe(ISSUED);
+      expect(second.data.certificate).toEqual(first.data.certificate);
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 1 }]);
+    });
+
+    it('answers the same refusal when a refused request comes again unchanged', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base, { tokenSerial: '1' });
+      const bad = { ...data, tokenSerial: '2' };
+      expect(await refusal(bad)).toBe('token-mismatch');
+      expect(await refusal(bad, 2)).toBe('token-mismatch');
     });
   });
 });

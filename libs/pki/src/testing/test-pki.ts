@@ -41,14 +41,14 @@ export function simpleName(commonName: string): Bytes {
 }
 
 /** A throw-away P-256 CA for tests (of this lib and of services that need certificates). */
-export async function createTestCa(options: { commonName?: string; notBefore?: Date; notAfter?: Date } = {}): Promise<TestCa> {
+export async function createTestCa(options: { commonName?: string; notBefore?: Date; notAfter?: Date; pathLength?: number } = {}): Promise<TestCa> {
   const { publicKey, privateKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
   const spki = new Uint8Array(publicKey.export({ format: 'der', type: 'spki' }));
   const subject = simpleName(options.commonName ?? 'THK Test CA');
   const signer = keyObjectSigner(privateKey);
   const now = Date.now();
   const certificate = await selfSignedCaCertificate({
-    subject, spki, signer,
+    subject, spki, signer, ...(options.pathLength === undefined ? {} : { pathLength: options.pathLength }),
     notBefore: options.notBefore ?? new Date(now - 3_650 * 86_400_000),
     notAfter: options.notAfter ?? new Date(now + 3_650 * 86_400_000),
   });

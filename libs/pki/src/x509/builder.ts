@@ -88,10 +88,10 @@ export function keyObjectSigner(privateKey: KeyObject): X509Signer {
 }
 
 /**
- * A self-signed CA certificate: basicConstraints CA (path length 0: it issues end-entity
- * certificates only), keyCertSign + cRLSign, subject and authority key identifiers.
+ * A self-signed CA certificate: basicConstraints CA (path length 0 unless asked: it issues
+ * end-entity certificates only), keyCertSign + cRLSign, subject and authority key identifiers.
  */
-export async function selfSignedCaCertificate(params: { subject: Uint8Array; spki: Uint8Array; notBefore: Date; notAfter: Date; signer: X509Signer; serial?: Uint8Array }): Promise<Bytes> {
+export async function selfSignedCaCertificate(params: { subject: Uint8Array; spki: Uint8Array; notBefore: Date; notAfter: Date; signer: X509Signer; serial?: Uint8Array; pathLength?: number }): Promise<Bytes> {
   const keyId = keyIdentifier(readSpki(readOne(params.spki, TAG.SEQUENCE)).publicKeyBits);
   return signCertificate({
     serial: params.serial ?? randomSerial(),
@@ -100,6 +100,6 @@ export async function selfSignedCaCertificate(params: { subject: Uint8Array; spk
     spki: params.spki,
     notBefore: params.notBefore,
     notAfter: params.notAfter,
-    extensions: [ext.basicConstraints(true, 0), ext.keyUsage('ca'), ext.subjectKeyIdentifier(keyId), ext.authorityKeyIdentifier(keyId)],
+    extensions: [ext.basicConstraints(true, params.pathLength ?? 0), ext.keyUsage('ca'), ext.subjectKeyIdentifier(keyId), ext.authorityKeyIdentifier(keyId)],
   }, params.signer);
 }
