@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { DeliverPolicy, jetstream, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { envelopeSchema, formatIssues, HardwareKeyRequestProgressedV1, streams } from '@thk/contracts';
@@ -40,7 +41,8 @@ export class ProgressFeed {
     // Start right after the last message now in the stream; this also bounds a reset before the first message.
     const info = await (await js.jetstreamManager()).streams.info(stream);
     const consumer = await js.consumers.get(stream, {
-      name_prefix: `api-gateway-progress-${process.pid}`,
+      // Unique per process: replicas (pid 1 in every container) must not share an ordered consumer.
+      name_prefix: `api-gateway-progress-${randomUUID().replace(/-/g, '').slice(0, 16)}`,
       filter_subjects: HardwareKeyRequestProgressedV1.subjectPattern,
       deliver_policy: DeliverPolicy.StartSequence,
       opt_start_seq: info.state.last_seq + 1,
