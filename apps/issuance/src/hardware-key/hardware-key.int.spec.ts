@@ -337,6 +337,23 @@ describe('issuance service (real NATS and Postgres; accounts, agent and CA playe
       await expect(view(key, requestId)).resolves.toMatchObject({ status: 'failed' });
     });
 
+    it('times out a silent install with agent-timeout: revokes the certificate (confirmed), then sends DestroyTokenKey', async () => {
+      const { key, token } = user();
+      agent.script(token.view.serial, { install: 'silent' });
+      const { requestId } = await request(body(key, token));
+      await events.until(requestId, 'installing');
+      await advance(AGENT_MS + 1_000);
+      await events.until(requestId, 'failed');
+      const install = agent.received('InstallCertificate', requestId)[0]!;
+      const serial = Buffer.from(install.data.certificate, 'base64').toString().replace(/^cert:/, '');
+      expect(ca.received('RevokeCertificate').filter((e) => e.data.serialNumber === serial)).toHaveLength(1);
+      await eventually(() => agent.received('DestroyTokenKey', requestId), (l) => l.length === 1);
+      await expect(view(key, requestId)).resolves.toMatchObject({ status: 'failed', failure: { code: 'agent-timeout' } });
+      expect(events.progress(requestId).map(([, s]) => s)).toEqual([
+        'requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'compensating', 'failed',
+      ]);
+    });
+
     it('dead-letters an event about the saga from another agent, and the saga goes on unharmed', async () => {
       const { key, token } = user();
       agent.script(token.view.serial, { generate: 'hold' });
