@@ -1,13 +1,19 @@
 // Module hooks: `@thk/<lib>` → libs/<lib>/src/index.ts, `./x.js` → `./x.ts` next to a .ts importer,
 // and .ts compiled with swc using the workspace's .swcrc (decorator metadata on, as Nest needs).
-import { existsSync, readFileSync } from 'node:fs';
-import { dirname, resolve as resolvePath } from 'node:path';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from '@swc/core';
 
 const root = resolvePath(dirname(fileURLToPath(import.meta.url)), '../../..');
 const swcrc = JSON.parse(readFileSync(resolvePath(root, '.swcrc'), 'utf8'));
 delete swcrc.$schema;
+// Compiled output is cached by content (a child process starts in ~1 s instead of ~3 s).
+const cacheDir = join(tmpdir(), 'thk-ts-hooks-cache');
+mkdirSync(cacheDir, { recursive: true });
+const swcrcHash = createHash('sha1').update(JSON.stringify(swcrc)).digest('hex');
 
 export async function resolve(specifier, context, next) {
   const lib = /^@thk\/([a-z0-9-]+)$/.exec(specifier);
@@ -25,6 +31,12 @@ export async function resolve(specifier, context, next) {
 export async function load(url, context, next) {
   if (!url.endsWith('.ts')) return next(url, context);
   const filename = fileURLToPath(url);
-  const { code } = await transform(readFileSync(filename, 'utf8'), { ...swcrc, swcrc: false, filename, sourceMaps: 'inline' });
+  const source = readFileSync(filename, 'utf8');
+  const cached = join(cacheDir, `${createHash('sha1').update(swcrcHash).update(filename).update(source).digest('hex')}.js`);
+  if (existsSync(cached)) return { format: 'module', source: readFileSync(cached, 'utf8'), shortCircuit: true };
+  const { code } = await transform(source, { ...swcrc, swcrc: false, filename, sourceMaps: 'inline' });
+  const tmp = `${cached}.${process.pid}.tmp`;
+  writeFileSync(tmp, code);
+  renameSync(tmp, cached);
   return { format: 'module', source: code, shortCircuit: true };
 }

@@ -17,6 +17,9 @@ export async function sealPin(agentKey: SealingJwk | JWK, pin: string): Promise<
 }
 
 export class AgentBus {
+  /** Stored messages are immutable: each is fetched once, by sequence. */
+  private readonly cache = new Map<number, { subject: string; envelope: Envelope } | null>();
+
   private constructor(readonly nc: NatsConnection) {}
 
   static async connect(url: string): Promise<AgentBus> {
@@ -40,8 +43,12 @@ export class AgentBus {
     const info = await jsm.streams.info(streams.agents.name);
     const out: Array<{ subject: string; envelope: Envelope }> = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-      const m = await jsm.streams.getMessage(streams.agents.name, { seq }).catch(() => null);
-      if (m && m.subject.startsWith(subjectPrefix)) out.push({ subject: m.subject, envelope: m.json<Envelope>() });
+      if (!this.cache.has(seq)) {
+        const m = await jsm.streams.getMessage(streams.agents.name, { seq }).catch(() => null);
+        this.cache.set(seq, m ? { subject: m.subject, envelope: m.json<Envelope>() } : null);
+      }
+      const cached = this.cache.get(seq);
+      if (cached && cached.subject.startsWith(subjectPrefix)) out.push(structuredClone(cached));
     }
     return out;
   }
