@@ -98,6 +98,13 @@ export async function runDemo(stack, log = console.log) {
   const last = events.at(-1)?.json;
   if (last?.status !== 'completed') throw new Error(`the request ended ${last?.status ?? 'without a final event'}`);
   writeFileSync(stack.token.secretsFile, JSON.stringify({ ...secrets, userPin: newPin }, null, 2), { mode: 0o600 });
+  // The key list is the accounts service's, updated from the saga's events: wait for the new row.
+  const { data: request } = await api(base, `/v1/hardware-key-requests/${accepted.requestId}`, { token });
+  for (let i = 0; i < 50; i++) {
+    const { data: key } = await api(base, `/v1/keys/${request.keyId}`, { token });
+    if (key.status === 'active') break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 
   log('\n\x1b[1m6. Ключі (після)\x1b[0m');
   const after = (await api(base, '/v1/keys?limit=50', { token })).data.items;

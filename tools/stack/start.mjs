@@ -38,6 +38,6 @@ try {
   }
 } catch (error) {
   console.error(`\x1b[31m${error.message}\x1b[0m`);
-  console.error(`Logs are in ${stack?.stackDir ?? '.stack'}/logs.`);
+  console.error(`Logs are in ${stack?.stackDir ?? process.env.STACK_DIR ?? '.stack'}/logs.`);
   await shutdown(1);
 }

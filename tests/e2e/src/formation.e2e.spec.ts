@@ -82,7 +82,8 @@ describe('forming a temporary hardware key, end to end', () => {
     const request = await http(base, `/v1/hardware-key-requests/${res.body.requestId}`, { token });
     expect(request.body).toMatchObject({ status: 'completed', baseKeyId: cloud.id, failure: null });
     const keyId = request.body.keyId as string;
-    const key = (await http<KeyAccount>(base, `/v1/keys/${keyId}`, { token })).body;
+    // The key list is updated from the saga's events, a moment after `completed`.
+    const key = (await eventually(() => http<KeyAccount>(base, `/v1/keys/${keyId}`, { token }), (r) => r.body.status === 'active', 10_000)).body;
     expect(key).toMatchObject({ kind: 'hardware', temporary: true, baseKeyId: cloud.id, status: 'active' });
     expect(key.certificate!.notAfter).toBe(cloud.certificate!.notAfter);
 
@@ -129,7 +130,7 @@ describe('forming a temporary hardware key, end to end', () => {
     expect((await finalEvent(res.body.requestId)).last).toMatchObject({ status: 'completed' });
     pin = 'Token-Pin-2';
     const request = await http(base, `/v1/hardware-key-requests/${res.body.requestId}`, { token });
-    const key = (await http<KeyAccount>(base, `/v1/keys/${request.body.keyId}`, { token })).body;
+    const key = (await eventually(() => http<KeyAccount>(base, `/v1/keys/${request.body.keyId}`, { token }), (r) => r.body.status === 'active', 10_000)).body;
     expect(Date.parse(key.certificate!.notAfter) - Date.parse(key.certificate!.notBefore)).toBe(7 * DAY);
   });
 
