@@ -56,8 +56,7 @@ export class HardwareKeyRequestsHttpController {
     raw.write('retry: 2000\n\n');
     this.metrics.sseStreams.inc();
 
-    let heartbeat: NodeJS.Timeout | undefined;
-    let maxAge: NodeJS.Timeout | undefined;
+    const timers: { heartbeat?: NodeJS.Timeout; maxAge?: NodeJS.Timeout } = {};
     let unsubscribe: () => void = () => undefined;
     let finished = false;
     const closeStream = () => stream.close();
@@ -65,8 +64,8 @@ export class HardwareKeyRequestsHttpController {
       if (finished) return;
       finished = true;
       this.gw.openStreams.delete(closeStream);
-      clearInterval(heartbeat);
-      clearTimeout(maxAge);
+      clearInterval(timers.heartbeat);
+      clearTimeout(timers.maxAge);
       unsubscribe();
       this.metrics.sseStreams.dec();
     };
@@ -83,8 +82,8 @@ export class HardwareKeyRequestsHttpController {
     stream.offer([...this.gw.feed.snapshot(requestId, user.userId), ...history]);
     stream.endIfFinished(history);
     if (stream.isClosed) return;
-    heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), this.gw.config.progress.heartbeatMs);
+    timers.heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), this.gw.config.progress.heartbeatMs);
     // A stream does not live forever: the client reconnects with Last-Event-ID and loses nothing.
-    maxAge = setTimeout(() => stream.close(), this.gw.config.progress.maxStreamMs);
+    timers.maxAge = setTimeout(() => stream.close(), this.gw.config.progress.maxStreamMs);
   }
 }

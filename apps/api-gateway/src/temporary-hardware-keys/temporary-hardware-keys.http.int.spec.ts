@@ -25,7 +25,7 @@ function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId:
     }
     const requestId = before?.requestId ?? randomUUID();
     seen.set(scoped, { fingerprint, requestId });
-    return { requestId, status: 'requested', validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false } };
+    return { requestId, status: 'requested' as const, validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false } };
   });
   return seen;
 }

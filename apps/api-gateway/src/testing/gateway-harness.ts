@@ -77,16 +77,16 @@ export interface HttpRequest {
   method?: string;
   url: string;
   headers?: Record<string, string>;
-  /** An object is sent as JSON; a string or Buffer as is. */
+  /** An object is sent as JSON; a string as is. */
   payload?: unknown;
 }
 
 /** A real HTTP call (light-my-request's inject cannot load its ESM-only dependency under jest). */
 export async function httpCall(baseUrl: string, req: HttpRequest): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...(req.headers ?? {}) };
-  let body: string | Buffer | undefined;
+  let body: string | undefined;
   if (req.payload !== undefined) {
-    if (typeof req.payload === 'string' || Buffer.isBuffer(req.payload)) body = req.payload as string | Buffer;
+    if (typeof req.payload === 'string') body = req.payload;
     else {
       body = JSON.stringify(req.payload);
       if (!Object.keys(headers).some((h) => h.toLowerCase() === 'content-type')) headers['content-type'] = 'application/json';
