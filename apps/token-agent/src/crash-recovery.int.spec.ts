@@ -144,7 +144,7 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
     const requestId = await sendGenerate('crash-b', 'new-pin-bbbb');
     expect(await first.exited).toEqual({ code: null, signal: 'SIGKILL' });
     const journaled = await journalEntry(requestId);
-    expect(journaled?.generation).toMatchObject({ pin: 'set', key: 'created' });
+    expect(journaled?.generation).toMatchObject({ pin: 'set', key: 'generating' });
     expect(journaled?.generation?.result).toBeUndefined();
     const [madeBeforeCrash] = await privateKeys('crash-b', 'new-pin-bbbb', 'thk-crash-b');
     expect(madeBeforeCrash).toContain(`ID:         ${journaled!.generation!.keyId}`);

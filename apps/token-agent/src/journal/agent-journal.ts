@@ -19,7 +19,10 @@ export interface StoredEvent {
  * between and the PIN may be either; it is never guessed.
  */
 export type PinStep = 'unchanged' | 'initializing' | 'changing' | 'set';
-/** `generating` is written just before `C_GenerateKeyPair`: the pair may exist under `keyId`. */
+/**
+ * `generating` is written just before `C_GenerateKeyPair` (the pair may exist under `keyId` from
+ * then on), `created` together with the result (the CSR was built).
+ */
 export type KeyStep = 'none' | 'generating' | 'created';
 
 export interface GenerationRecord {
@@ -166,8 +169,7 @@ export function inFlight(entry: JournalEntry): string | undefined {
   const g = entry.generation;
   if (g) {
     if (g.pin === 'initializing' || g.pin === 'changing') return 'interrupted while setting the token PIN';
-    if (g.key === 'generating' && !g.result) return 'interrupted while generating the key pair';
-    if (g.key === 'created' && !g.result && !g.failure) return 'key pair generated, CSR not yet built';
+    if (g.key === 'generating' && !g.result && !g.failure) return 'interrupted while generating the key pair or building its CSR';
     if (g.result && !g.result.published) return 'key generated, result not yet published';
     if (g.failure && !g.failure.published) return 'failure not yet published';
   }

@@ -63,8 +63,7 @@ describe('inFlight', () => {
   const g = { commandId: 'c', correlationId: 'k', algorithm: 'EC-P256' as const, label: 'l', keyId: 'ab' };
   it.each([
     [{ ...g, pin: 'changing', key: 'none' }, 'interrupted while setting the token PIN'],
-    [{ ...g, pin: 'set', key: 'generating' }, 'interrupted while generating the key pair'],
-    [{ ...g, pin: 'set', key: 'created' }, 'key pair generated, CSR not yet built'],
+    [{ ...g, pin: 'set', key: 'generating' }, 'interrupted while generating the key pair or building its CSR'],
     [{ ...g, pin: 'set', key: 'created', result: event('x') }, 'key generated, result not yet published'],
     [{ ...g, pin: 'set', key: 'created', result: { ...event('x'), published: true } }, undefined],
   ] as const)('describes %j as %s', (generation, expected) => {

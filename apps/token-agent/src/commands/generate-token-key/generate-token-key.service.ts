@@ -80,50 +80,53 @@ export class GenerateTokenKeyService {
     const currentPin = cmd.sealedCurrentPin ? await this.sealing.unseal(cmd.sealedCurrentPin, 'current token password') : null;
     this.checkPolicy(newPin, token);
 
-    let entry = await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => {
-      // A new attempt keeps what an earlier one achieved (the PIN set, the key id and any key made).
-      const previous = e.generation ?? known?.generation;
-      e.generation = previous ? { ...previous, commandId: envelope.id, correlationId: envelope.correlationId } : this.record(envelope, undefined);
-      delete e.generation.failure;
-    });
+    // A new attempt keeps what an earlier one achieved (the PIN set, the key id, a key pair made).
+    const previous = known?.generation;
+    const g: GenerationRecord = previous ? { ...previous, commandId: envelope.id, correlationId: envelope.correlationId } : this.record(envelope, undefined);
+    delete g.failure;
+    /** Journals the record; called only where a crash must find the step written (before and after the token changes). */
+    const save = async (change: Partial<GenerationRecord>) => {
+      Object.assign(g, change);
+      await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.generation = { ...g }; });
+    };
 
     const session = module.openSession(token.slotId);
     try {
-      entry = await this.unlock(session, token, entry, newPin, currentPin, log);
-      const generation = entry.generation!;
-      const pair = await this.keyPair(session, generation, cmd, log);
+      await this.unlock(session, token, g, save, newPin, currentPin, log);
+      const pair = await this.keyPair(session, g, save, log);
       await crashPoint(this.config, 'after-keypair-created');
       const evidence = this.evidence(session, pair);
       const csr = await createTokenCsr({ session, keyPair: pair, name: personSubjectName(cmd.subject) });
       const event = this.events.build(TokenKeyGeneratedV1, {
-        requestId: cmd.requestId, tokenSerial: token.serial, keyId: generation.keyId, algorithm: cmd.algorithm,
+        requestId: cmd.requestId, tokenSerial: token.serial, keyId: g.keyId, algorithm: cmd.algorithm,
         csr: Buffer.from(csr.rawData).toString('base64'), evidence,
-      }, { id: nameBasedId(cmd.requestId, 'TokenKeyGenerated', generation.keyId), correlationId: envelope.correlationId, causationId: envelope.id, occurredAt: this.now() });
-      await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.generation!.result = event; });
-      log.info({ keyId: generation.keyId, algorithm: cmd.algorithm }, 'key pair generated on the token');
+      }, { id: nameBasedId(cmd.requestId, 'TokenKeyGenerated', g.keyId), correlationId: envelope.correlationId, causationId: envelope.id, occurredAt: this.now() });
+      await save({ key: 'created', result: event });
+      log.info({ keyId: g.keyId, algorithm: cmd.algorithm }, 'key pair generated on the token');
       await crashPoint(this.config, 'after-key-generated');
     } finally {
       closeQuietly(session);
     }
   }
 
-  /** Brings the session to "logged in with the new PIN", setting or changing the PIN as needed. */
-  private async unlock(session: TokenSession, token: TokenDescription, entry: JournalEntry, newPin: string, currentPin: string | null, log: Logger): Promise<JournalEntry> {
-    const g = entry.generation!;
-    const mark = (pin: GenerationRecord['pin']) => this.journal.update(entry.requestId, entry.tokenSerial, (e) => { e.generation!.pin = pin; });
+  /**
+   * Brings the session to "logged in with the new PIN", setting or changing the PIN as needed.
+   * `initializing` / `changing` are journaled before the PIN call and `set` after it.
+   */
+  private async unlock(session: TokenSession, token: TokenDescription, g: GenerationRecord, save: (c: Partial<GenerationRecord>) => Promise<void>, newPin: string, currentPin: string | null, log: Logger): Promise<void> {
     const opts = { allowFinalTry: this.config.allowFinalTry };
     if (g.pin === 'set') {
       session.login(newPin, opts);
-      return entry;
+      return;
     }
     if (g.pin === 'changing') {
       throw new TokenFailure('token-error', 'an earlier attempt stopped while changing the token PIN: it is either the current or the new password. Check it with the token tools; the agent does not guess');
     }
     if (g.pin === 'initializing' && token.flags.userPinInitialized) {
       // C_InitPIN went through before the stop: the PIN is the new one.
-      entry = await mark('set');
+      await save({ pin: 'set' });
       session.login(newPin, opts);
-      return entry;
+      return;
     }
     if (!token.flags.userPinInitialized) {
       if (!this.config.soPin) throw new TokenFailure('token-error', 'the token has no user PIN yet and this agent has no SO PIN configured (AGENT_SO_PIN) to set one');
@@ -135,26 +138,33 @@ export class GenerateTokenKeyService {
         if (failure?.failureCode === 'wrong-token-password') throw new TokenFailure('token-error', 'the token refused the SO PIN configured for this agent (AGENT_SO_PIN)');
         throw error;
       }
-      await mark('initializing');
+      await save({ pin: 'initializing' });
       session.initUserPin(newPin);
       session.logout();
-      entry = await mark('set');
+      await save({ pin: 'set' });
       log.info('set the first user PIN of the token');
       session.login(newPin, opts);
-      return entry;
+      return;
     }
     if (currentPin === null) throw new TokenFailure('wrong-token-password', 'the token already has a password: the request must carry the current one');
     session.login(currentPin, opts);
     if (currentPin !== newPin) {
-      await mark('changing');
+      await save({ pin: 'changing' });
       session.setPin(currentPin, newPin);
+      await save({ pin: 'set' });
       log.info('changed the user PIN of the token');
+    } else {
+      // Same PIN: nothing changes on the token; the next write (before key generation) records it.
+      g.pin = 'set';
     }
-    return mark('set');
   }
 
-  /** The pair under the request's `CKA_ID`: the one an interrupted attempt made, or a new one. */
-  private async keyPair(session: TokenSession, g: GenerationRecord, cmd: GenerateTokenKeyV1, log: Logger): Promise<GeneratedKeyPair> {
+  /**
+   * The pair under the request's `CKA_ID`: the one an interrupted attempt made, or a new one.
+   * `generating` (with the key id) is journaled before `C_GenerateKeyPair`; a pair found under that
+   * id later is this request's, whether or not the call returned before the stop.
+   */
+  private async keyPair(session: TokenSession, g: GenerationRecord, save: (c: Partial<GenerationRecord>) => Promise<void>, log: Logger): Promise<GeneratedKeyPair> {
     const id = Buffer.from(g.keyId, 'hex');
     const existing = session.objectsWithId(id).filter((o) => o.label === g.label);
     const privateKey = existing.find((o) => o.class === 'private-key');
@@ -163,12 +173,10 @@ export class GenerateTokenKeyService {
       log.info({ keyId: g.keyId }, 'found the key pair an interrupted attempt generated: using it instead of generating again');
       return { algorithm: g.algorithm, id, label: g.label, privateKey: privateKey.handle, publicKey: publicKey.handle };
     }
-    // Half a pair (or a pair of the wrong request) is never used; ours is destroyed, nothing else is touched.
+    // Half a pair is never used; it is ours (our id and label) and destroyed; nothing else is touched.
     for (const o of existing) session.destroyObject(o.handle);
-    await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.generation!.key = 'generating'; });
-    const pair = await session.generateKeyPair({ algorithm: g.algorithm, id, label: g.label });
-    await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.generation!.key = 'created'; });
-    return pair;
+    await save({ key: 'generating' });
+    return session.generateKeyPair({ algorithm: g.algorithm, id, label: g.label });
   }
 
   /** Reads back what the token says about the private key; refuses a key that does not meet the template. */
