@@ -300,6 +300,19 @@ describe('issuance service (real NATS and Postgres; accounts, agent and CA playe
       await expect(view(key, requestId)).resolves.toMatchObject({ status: 'failed', failure: { code: 'install-failed' } });
     });
 
+    it('revokes a certificate that outlives the agreed window, waits for the CA\'s confirmation, then destroys the key', async () => {
+      const { key, token } = user();
+      ca.script(token.view.serial, { issue: 'overlong' });
+      const { requestId } = await request(body(key, token));
+      await events.until(requestId, 'failed');
+      expect(agent.received('InstallCertificate', requestId)).toHaveLength(0);
+      expect(agent.received('DestroyTokenKey', requestId)).toHaveLength(1);
+      // Confirmed (CertificateRevoked found its saga by serial), not given up on after the CA deadline.
+      const v = await view(key, requestId);
+      expect(v).toMatchObject({ status: 'failed', failure: { code: 'ca-rejected' } });
+      expect(v.failure!.detail).not.toMatch(/not confirmed|back online/);
+    });
+
     it('times out a silent agent with agent-timeout, sends DestroyTokenKey, and destroys a key generated late', async () => {
       const { key, token } = user();
       agent.script(token.view.serial, { generate: 'hold' });

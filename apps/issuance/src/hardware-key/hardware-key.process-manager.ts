@@ -6,7 +6,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { HardwareKeyRequestEntity } from '../persistence/index.js';
 import type { Clock } from '../config/issuance.config.js';
 import {
-  initialState, react, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
+  canonicalSerial, initialState, react, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
 } from './hardware-key.saga.js';
 import { toOutgoing } from './outbound.js';
 
@@ -164,7 +164,7 @@ export class HardwareKeyProcessManager {
   private async find(manager: EntityManager, locator: SagaLocator, lock: boolean): Promise<HardwareKeyRequestEntity | null> {
     const qb = manager.createQueryBuilder(HardwareKeyRequestEntity, 'r');
     if ('requestId' in locator) qb.where('r.request_id = :id', { id: locator.requestId });
-    else qb.where('r.certificate_serial = :serial', { serial: locator.certificateSerial }).orderBy('r.created_at', 'DESC').limit(1);
+    else qb.where('r.certificate_serial = :serial', { serial: canonicalSerial(locator.certificateSerial) }).orderBy('r.created_at', 'DESC').limit(1);
     if (lock) qb.setLock('pessimistic_write').setOnLocked('skip_locked');
     return qb.getOne();
   }
@@ -219,7 +219,13 @@ function columnsOf(state: StartedState, now: Date): Pick<HardwareKeyRequestEntit
     status: state.status,
     state,
     deadlineAt: state.deadlineAt === null ? null : new Date(state.deadlineAt),
-    certificateSerial: 'certificate' in state && state.certificate ? state.certificate.serialNumber : null,
+    certificateSerial: certificateSerialOf(state),
     updatedAt: now,
   };
+}
+
+/** The serial a `CertificateRevoked` will name: the one whose revocation is awaited, else the saga's certificate. */
+function certificateSerialOf(state: StartedState): string | null {
+  if (state.status === 'compensating' && state.awaiting?.kind === 'revoke-certificate') return canonicalSerial(state.awaiting.serialNumber);
+  return 'certificate' in state && state.certificate ? canonicalSerial(state.certificate.serialNumber) : null;
 }

@@ -251,6 +251,18 @@ export function evolve(state: SagaState, event: SagaEvent): SagaState {
 
 // ───────────────────────────── decide ─────────────────────────────
 
+/**
+ * A certificate serial in one spelling (lower case, whole bytes, no leading zero bytes), so that
+ * `0A`, `a` and `000a` name one certificate whichever service wrote it.
+ */
+export function canonicalSerial(hex: string): string {
+  let h = hex.toLowerCase();
+  if (h.length % 2) h = `0${h}`;
+  while (h.length > 2 && h.startsWith('00')) h = h.slice(2);
+  return h;
+}
+const sameSerial = (a: string, b: string) => canonicalSerial(a) === canonicalSerial(b);
+
 const ignored = (reason: string): Decision => ({ outcome: 'ignored', reason });
 const rejected = (reason: string): Decision => ({ outcome: 'rejected', reason });
 
@@ -510,7 +522,7 @@ function onTokenKeyGenerationFailed(input: Extract<SagaInput, { type: 'TokenKeyG
 function onCertificateIssued(input: Extract<SagaInput, { type: 'CertificateIssued' }>, state: StartedState, ctx: SagaContext): Decision {
   const c = input.data.certificate;
   const known = 'certificate' in state ? state.certificate : null;
-  if (known?.serialNumber === c.serialNumber) return ignored('duplicate CertificateIssued');
+  if (known && sameSerial(known.serialNumber, c.serialNumber)) return ignored('duplicate CertificateIssued');
   switch (state.status) {
     case 'certificate-issuing': {
       const certificate: IssuedCertificate = { ...c };
@@ -556,7 +568,7 @@ function onCertificateInstalled(input: Extract<SagaInput, { type: 'CertificateIn
   if (bad) return rejected(bad);
   if (state.status !== 'installing') return ignored(`CertificateInstalled in ${state.status}`);
   const d = input.data;
-  if (d.keyId !== state.key.keyId || d.certificateSerialNumber !== state.certificate.serialNumber) {
+  if (d.keyId !== state.key.keyId || !sameSerial(d.certificateSerialNumber, state.certificate.serialNumber)) {
     return rejected(`CertificateInstalled names key ${d.keyId} / certificate ${d.certificateSerialNumber}, the saga has ${state.key.keyId} / ${state.certificate.serialNumber}`);
   }
   const at = iso(ctx.now);
@@ -594,7 +606,7 @@ function onTokenKeyDestroyed(input: Extract<SagaInput, { type: 'TokenKeyDestroye
 }
 
 function onCertificateRevoked(input: Extract<SagaInput, { type: 'CertificateRevoked' }>, state: StartedState, ctx: SagaContext): Decision {
-  if (state.status !== 'compensating' || state.awaiting?.kind !== 'revoke-certificate' || state.awaiting.serialNumber !== input.data.serialNumber) {
+  if (state.status !== 'compensating' || state.awaiting?.kind !== 'revoke-certificate' || !sameSerial(state.awaiting.serialNumber, input.data.serialNumber)) {
     return ignored(`CertificateRevoked in ${state.status}`);
   }
   const plan = new Plan(state).apply({ type: 'CompensationSettled', at: iso(ctx.now), confirmed: true });

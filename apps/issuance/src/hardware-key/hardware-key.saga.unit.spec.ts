@@ -296,6 +296,11 @@ describe('hardware key saga', () => {
       expect(when(given(...happyUntil.installing), installFailed(agentCode)).state).toMatchObject({ failure: { code } });
     });
 
+    it('recognises its certificate\'s revocation however the serial is spelled', () => {
+      const state = given(...happyUntil.installing, installFailed());
+      expect(when(state, revoked(`00${CERT_SERIAL.toUpperCase()}`)).commands).toEqual(['DestroyTokenKey']);
+    });
+
     it('ignores a revocation of another certificate while awaiting its own', () => {
       const state = given(...happyUntil.installing, installFailed());
       expect(when(state, revoked('ffff')).decision.outcome).toBe('ignored');

@@ -293,7 +293,8 @@ export class FakeAgent {
 // ───────────────────────────── CA gateway ─────────────────────────────
 
 export interface CaScript {
-  issue?: 'ok' | 'silent' | 'hold' | { reject: CertificateRejectionCode };
+  /** `overlong`: a certificate that ends a year after the window asked for (a misbehaving CA). */
+  issue?: 'ok' | 'silent' | 'hold' | 'overlong' | { reject: CertificateRejectionCode };
   revoke?: 'ok' | 'silent';
 }
 
@@ -353,7 +354,7 @@ export class FakeCa {
         const script = this.scripts.get(cmd.tokenSerial)?.issue ?? 'ok';
         const run = typeof script === 'object'
           ? () => this.publisher.emit(CertificateRejectedV1, undefined, { requestId: cmd.requestId, code: script.reject, message: `the CA refuses: ${script.reject}` }, { source: 'ca-gateway', correlationId: cmd.requestId, causationId: envelope.id }).then(() => undefined)
-          : () => this.issue(cmd.requestId, cmd.tokenSerial, cmd, envelope.id).then(() => undefined);
+          : () => this.issue(cmd.requestId, cmd.tokenSerial, script === 'overlong' ? { notBefore: cmd.notBefore, notAfter: new Date(Date.parse(cmd.notAfter) + 365 * 86_400_000).toISOString() } : cmd, envelope.id).then(() => undefined);
         if (script === 'silent') return;
         if (script === 'hold') { this.held.push({ envelope, release: run }); return; }
         await run();
