@@ -1,7 +1,7 @@
 import { createPrivateKey } from 'node:crypto';
 import { CompactSign } from 'jose';
 import {
-  temporaryKeyAuthorizationClaims, type AuthorizeTemporaryKeyV1, type RpcRequest, type RpcResponse, type TemporaryKeyAuthorizationClaims,
+  TEMPORARY_KEY_AUTHORIZATION_TYP, temporaryKeyAuthorizationClaims, type AuthorizeTemporaryKeyV1, type RpcRequest, type RpcResponse, type TemporaryKeyAuthorizationClaims,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
 import type { DataSource } from 'typeorm';
@@ -58,7 +58,7 @@ export class TemporaryKeyAuthorizer {
       exp: iat + this.ttlSeconds,
     });
     const authorization = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
-      .setProtectedHeader({ alg: 'ES256', typ: 'JWT', x5c: [certificate.der.toString('base64')] })
+      .setProtectedHeader({ alg: 'ES256', typ: TEMPORARY_KEY_AUTHORIZATION_TYP, x5c: [certificate.der.toString('base64')] })
       .sign(privateKey);
     return {
       authorization,

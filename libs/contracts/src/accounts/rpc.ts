@@ -8,15 +8,17 @@ const password = z.string().min(1).max(256);
 
 /**
  * The authorization that `AuthorizeTemporaryKeyV1` answers: a compact JWS, protected header
- * `{ alg: 'ES256', typ: 'JWT', x5c: [<base certificate DER, base64>] }`, signed by the cloud key
+ * `{ alg: 'ES256', typ: 'thk-authorization+jwt', x5c: [<base certificate DER, base64>] }` (explicit typing,
+ * RFC 8725 §3.11, so it cannot pass for another kind of JWT), signed by the cloud key
  * of that certificate, whose payload is exactly these claims. The CA gateway verifies them before
  * it issues anything: `jti` = the request id (once only), `tokenSerial` = the CSR's token,
  * the window ends no later than `notAfterCap`, and `exp` has not passed.
  */
 export const TEMPORARY_KEY_AUTHORIZATION_MAX_TTL_SECONDS = 600;
+export const TEMPORARY_KEY_AUTHORIZATION_TYP = 'thk-authorization+jwt';
 export const temporaryKeyAuthorizationHeader = z.object({
   alg: z.literal('ES256'),
-  typ: z.literal('JWT'),
+  typ: z.literal(TEMPORARY_KEY_AUTHORIZATION_TYP),
   x5c: z.array(derBase64).min(1).max(4),
 });
 export const temporaryKeyAuthorizationClaims = z.strictObject({
