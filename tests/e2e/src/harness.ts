@@ -28,7 +28,7 @@ export interface E2eEnvironment {
 }
 
 /** The whole system for one spec file: fresh databases, a private NATS, a temporary stack dir. */
-export async function startE2eStack(options: { issuanceEnv?: Record<string, string> } = {}): Promise<E2eEnvironment> {
+export async function startE2eStack(options: { issuanceEnv?: Record<string, string>; gatewayEnv?: Record<string, string> } = {}): Promise<E2eEnvironment> {
   const dir = await mkdtemp(join(tmpdir(), 'thk-e2e-'));
   const nats: TestNats = await startTestNats();
   const dbs: TestDatabase[] = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`e2e_${n}`)));
@@ -40,7 +40,7 @@ export async function startE2eStack(options: { issuanceEnv?: Record<string, stri
       stackDir: dir, natsUrl: nats.url, databaseUrl: accounts.url.replace(/\/[^/]+$/, '/postgres'),
       databases: { accounts: accounts.url, issuance: issuance.url, ca: ca.url },
       ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
-      quiet: true, skipSetup: true, issuanceEnv: options.issuanceEnv,
+      quiet: true, skipSetup: true, issuanceEnv: options.issuanceEnv, gatewayEnv: options.gatewayEnv,
       log: (line: string) => logs.push(line),
     }) as Stack;
   } catch (error) {
