@@ -263,11 +263,16 @@ describe('token agent (SoftHSM2, NATS)', () => {
         expect(after.filter((o) => o.includes('bystander'))).toHaveLength(2);
       });
 
-      it('destroys nothing for a request it created nothing for', async () => {
+      it('destroys nothing for a request it created nothing for, and generates nothing for it afterwards', async () => {
         const requestId = crypto.randomUUID();
         await bus.send(DestroyTokenKeyV1, AGENT, { requestId, tokenSerial: serials['used']!, reason: 'agent-timeout' });
         const [destroyed] = await bus.events<TokenKeyDestroyedV1>(AGENT, 'TokenKeyDestroyed', { where: (e) => e.data.requestId === requestId });
         expect(destroyed?.data.destroyedObjects).toBe(0);
+        // The GenerateTokenKey that timed out arrives late: a key made now would be orphaned.
+        await generate('used', { requestId, newPin: 'changed-pin-42', currentPin: 'changed-pin-42', label: 'thk-late' });
+        const [late] = await bus.events<TokenKeyGenerationFailedV1>(AGENT, 'TokenKeyGenerationFailed', { where: (e) => e.data.requestId === requestId });
+        expect(late?.data.code).toBe('token-error');
+        expect((await objectsOf('used', 'changed-pin-42')).filter((o) => o.includes('thk-late'))).toEqual([]);
       });
     });
 

@@ -70,6 +70,10 @@ export class GenerateTokenKeyService {
 
   private async generate(envelope: Envelope<GenerateTokenKeyV1>, known: JournalEntry | undefined, log: Logger): Promise<void> {
     const cmd = envelope.data;
+    if (known?.destroy) {
+      // Compensated already (the saga gave up, e.g. on a timeout while this command waited): a key made now would be orphaned.
+      throw new TokenFailure('token-error', 'the request was already compensated (DestroyTokenKey): no key is generated for it');
+    }
     const found = this.registry.find(cmd.tokenSerial);
     if (!found) throw new TokenFailure('token-absent', `no token with serial ${cmd.tokenSerial} is connected to this agent`);
     const { module, token } = found;
