@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { RevokeCertificateV1, GetCertificateStatusV1 } from '@thk/contracts';
+import { BlockKeyV1, GetCertificateStatusV1, RevokeCertificateV1 } from '@thk/contracts';
 import { MessagePublisher, RpcClient } from '@thk/messaging';
 import { devLogin, eventually, followEvents, http, run, sealTo, startE2eStack, tokenObjects, type E2eEnvironment } from './harness.js';
 
@@ -201,6 +201,19 @@ describe('forming a temporary hardware key, end to end', () => {
       expect(res.body.code).toBe('key-not-eligible');
       const preview = await http(base, `/v1/keys/${expired.body.keyId}/temporary-hardware-keys/preview?validity=P1D`, { token: t });
       expect(preview.status).toBe(409);
+    });
+
+    it('answers 409 key-not-eligible for a blocked base key', async () => {
+      const user = await http(base, '/v1/dev/users', { method: 'POST', body: { fullName: 'Шевченко Андрій Миколайович', rnokpp: '4444444444', cloudKeyPassword: 'Blocked-Cloud-1' } });
+      expect(user.status).toBe(201);
+      await new RpcClient(nc).call(BlockKeyV1, { keyId: user.body.keyId, operator: 'e2e-operator', reason: 'suspended by the operator' });
+      const t = await devLogin(base, '4444444444');
+      const key = (await http<KeyAccount>(base, `/v1/keys/${user.body.keyId}`, { token: t })).body;
+      expect(key.status).toBe('blocked');
+      expect(key.actions).not.toContain('form-temporary-hardware-key');
+      const res = await post(user.body.keyId, await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'Blocked-Cloud-1' }), randomUUID(), t);
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe('key-not-eligible');
     });
   });
 

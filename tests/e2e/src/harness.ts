@@ -4,11 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { createTestDatabase, freePort, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
-// The stack launcher is plain ESM JavaScript shared with `npm start`.
+// The stack launcher is plain ESM JavaScript shared with `npm start` (a script, not a project).
+/* eslint-disable @nx/enforce-module-boundaries */
 // @ts-expect-error -- no type declarations for the .mjs launcher
 import { startStack } from '../../../tools/stack/stack.mjs';
 // @ts-expect-error -- no type declarations for the .mjs helper
 import { followEvents, sealTo } from '../../../tools/stack/demo-flow.mjs';
+/* eslint-enable @nx/enforce-module-boundaries */
 
 export const run = promisify(execFile);
 
