@@ -97,7 +97,7 @@ export async function startApiGateway(config: GatewayConfig, options: ApiGateway
       logger: false,
       genReqId: () => randomUUID(),
       // Bounded header and URL sizes: a request that exceeds them never reaches a handler.
-      maxParamLength: 200,
+      routerOptions: { maxParamLength: 200 },
     });
     const fastify = adapter.getInstance();
     const served = new Set<string>();

@@ -13,6 +13,13 @@ export interface AuthenticatedUser {
 
 type VerifyKey = CryptoKey | KeyObject | Uint8Array;
 
+interface Verified { user: AuthenticatedUser; notBeforeMs: number; expiresMs: number; cachedUntilMs: number }
+
+/** Tokens kept verified (by their exact text) so that a user's next calls skip the signature check. */
+const CACHE_SIZE = 10_000;
+/** A key withdrawn from the JWKS stops a cached token within this time (or at its expiry, if sooner). */
+const CACHE_TTL_MS = 5 * 60_000;
+
 /**
  * Verifies bearer JWTs: signature (JWKS URL and/or PEM key, plus the dev session key in dev
  * mode), issuer, audience, expiry and not-before (with a small clock tolerance). Every refusal
@@ -22,6 +29,7 @@ export class Authenticator {
   private readonly jwks: ReturnType<typeof createRemoteJWKSet> | null;
   private readonly pem: KeyObject | null;
   private readonly algorithms: string[];
+  private readonly verified = new Map<string, Verified>();
 
   constructor(
     private readonly auth: GatewayConfig['auth'],
@@ -38,6 +46,9 @@ export class Authenticator {
     const match = header ? /^Bearer ([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)$/.exec(header.trim()) : null;
     if (!match) throw httpError('unauthenticated', 'a bearer token is required');
     const token = match[1]!;
+    const nowMs = this.now().getTime();
+    const cached = this.fromCache(token, nowMs);
+    if (cached) return cached;
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, (h, t) => this.keyFor(h, t), {
@@ -54,7 +65,36 @@ export class Authenticator {
     }
     const userId = uuid.safeParse(payload[this.auth.userClaim]);
     if (!userId.success) throw httpError('unauthenticated', 'the bearer token names no user');
-    return { userId: userId.data };
+    const user = { userId: userId.data };
+    this.remember(token, user, payload, nowMs);
+    return user;
+  }
+
+  /**
+   * A token verified before: the same text is the same signature over the same claims, so only
+   * the time window needs checking again. The signature check (WebCrypto) is the gateway's
+   * largest per-call CPU cost without this.
+   */
+  private fromCache(token: string, nowMs: number): AuthenticatedUser | undefined {
+    const hit = this.verified.get(token);
+    if (!hit) return undefined;
+    const toleranceMs = this.auth.clockToleranceSeconds * 1_000;
+    if (nowMs >= hit.cachedUntilMs || nowMs >= hit.expiresMs + toleranceMs || nowMs < hit.notBeforeMs - toleranceMs) {
+      // Verify again from scratch: jose gives the precise refusal (expired, not yet valid).
+      this.verified.delete(token);
+      return undefined;
+    }
+    return hit.user;
+  }
+
+  private remember(token: string, user: AuthenticatedUser, payload: Record<string, unknown>, nowMs: number): void {
+    const exp = typeof payload['exp'] === 'number' ? payload['exp'] * 1_000 : nowMs;
+    const nbf = typeof payload['nbf'] === 'number' ? payload['nbf'] * 1_000 : 0;
+    if (this.verified.size >= CACHE_SIZE) {
+      const oldest = this.verified.keys().next().value;
+      if (oldest !== undefined) this.verified.delete(oldest);
+    }
+    this.verified.set(token, { user, notBeforeMs: nbf, expiresMs: exp, cachedUntilMs: nowMs + CACHE_TTL_MS });
   }
 
   private async keyFor(header: JWSHeaderParameters, token: FlattenedJWSInput): Promise<VerifyKey> {
