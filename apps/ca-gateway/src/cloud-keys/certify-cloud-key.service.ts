@@ -59,7 +59,7 @@ export class CertifyCloudKeyService {
         spkiSha256, qcSscd: false, der: cert.der, issuedAt: this.clock(),
       };
       try {
-        await this.dataSource.transaction((m) => this.registry.insertIssued(m, row, null));
+        await this.dataSource.transaction((m) => this.registry.insertIssued(m, row));
       } catch (error) {
         // The same key certified concurrently: the next round answers from the registry.
         if (attempt === 0 && ((error as { code?: string }).code === '23505' || (error as { driverError?: { code?: string } }).driverError?.code === '23505')) continue;

@@ -3,15 +3,16 @@ import {
   CertificateIssuedV1, CertificateRejectedV1, type CertificateRejectionCode, type Envelope, type IssueCertificateV1,
 } from '@thk/contracts';
 import { AppError, type Logger } from '@thk/core';
-import { createEnvelope, type EnvelopeMeta } from '@thk/messaging';
+import { createEnvelope, type EnvelopeMeta, type OutgoingMessage } from '@thk/messaging';
 import { UnitOfWork } from '@thk/persistence';
 import {
-  AuthorizationVerifier, nameToString, parseCsr, PkiError, spkiFingerprint, verifyCsrSignature, type ParsedCsr, type VerifiedAuthorization,
+  AuthorizationVerifier, nameToString, parseCsr, PkiError, spkiFingerprint, verifyCsrSignatureAsync, type ParsedCsr, type VerifiedAuthorization,
 } from '@thk/pki';
-import type { CertificateAuthority, CertificateRequest } from '../authority/certificate-authority.js';
-import type { CertificateRegistry, IssueDecisionRow } from '../registry/certificate-registry.js';
+import type { CertificateAuthority } from '../authority/certificate-authority.js';
+import type { CertificateRegistry, IssueDecisionRow, NewCertificate } from '../registry/certificate-registry.js';
 import { summaryOf } from '../registry/certificate-registry.js';
 import { CA_COMMANDS_DURABLE } from '../revocation/revoke-certificate.service.js';
+import { Batcher, type Settled } from './batcher.js';
 import { checkWindow } from './window-check.js';
 
 export type IssueOutcome = { kind: 'issued'; serialNumber: string } | { kind: 'rejected'; code: CertificateRejectionCode } | { kind: 'duplicate' };
@@ -19,13 +20,13 @@ export type IssueOutcome = { kind: 'issued'; serialNumber: string } | { kind: 'r
 export interface IssueSettings {
   clockToleranceSeconds: number;
   maxBackdateSeconds: number;
+  /** Group commit: commands decided together in one lookup and one transaction (default 128). */
+  maxBatch?: number;
 }
 
-class Rejection extends Error {
-  constructor(readonly code: CertificateRejectionCode, message: string) { super(message); }
+class Rejection {
+  constructor(readonly code: CertificateRejectionCode, readonly message: string) {}
 }
-
-const reject = (code: CertificateRejectionCode, message: string): never => { throw new Rejection(code, message); };
 
 /** A stable digest of what a request asks for: the same request again answers the same way. */
 export function requestFingerprint(cmd: IssueCertificateV1): string {
@@ -35,6 +36,30 @@ export function requestFingerprint(cmd: IssueCertificateV1): string {
     e.local, e.neverExtractable, e.alwaysSensitive, e.attestation ?? '',
   ].join('\n')).digest('hex');
 }
+
+/** What the checks that need no database concluded. */
+interface Examined {
+  cmd: IssueCertificateV1;
+  fingerprint: string;
+  now: Date;
+  /** The first refusal found without the registry, if any. */
+  rejection: Rejection | null;
+  csr: ParsedCsr | null;
+  authorization: VerifiedAuthorization | null;
+  spkiSha256: string | null;
+  /** A problem of the window, reported only after the base certificate's revocation. */
+  windowProblem: string | null;
+}
+
+interface Lookup { decision: IssueDecisionRow | null; baseRevoked: boolean; keyCertified: boolean }
+
+/** What one command writes: a certificate and its decision, a refusal and its decision, or only an answer. */
+type Write =
+  | { kind: 'issue'; messageId: string; certificate: NewCertificate; fingerprint: string; event: OutgoingMessage }
+  | { kind: 'reject'; messageId: string; requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date; event: OutgoingMessage }
+  | { kind: 'answer'; messageId: string; outcome: IssueOutcome; event: OutgoingMessage }
+  /** The same request again after a certificate: the certificate is read back inside the write. */
+  | { kind: 'answer-issued'; messageId: string; requestId: string; serialNumber: string; meta: EnvelopeMeta };
 
 /**
  * `IssueCertificate`: every check of the issue, then one certificate per request id.
@@ -47,9 +72,15 @@ export function requestFingerprint(cmd: IssueCertificateV1): string {
  *    request id, same token), the window against every cap, and a public key never certified.
  * 3. The decision, the certificate and the answering event are written in one transaction with
  *    the inbox mark: a redelivered command changes nothing.
+ *
+ * Under load, commands in flight share their registry lookup and their transaction (group
+ * commit); each still gets its own decision, and a batch that hits a unique index is replayed
+ * one command at a time, so a conflict fails only its own command (retried by redelivery).
  */
 export class IssueCertificateService {
   private readonly subjectStrings = new Map<string, string>();
+  private readonly lookups: Batcher<Examined, Lookup>;
+  private readonly writes: Batcher<Write, IssueOutcome>;
 
   constructor(
     private readonly uow: UnitOfWork,
@@ -59,73 +90,56 @@ export class IssueCertificateService {
     private readonly settings: IssueSettings,
     private readonly clock: () => Date,
     private readonly log: Logger,
-  ) {}
-
-  async handle(envelope: Envelope<IssueCertificateV1>): Promise<IssueOutcome> {
-    const cmd = envelope.data;
-    const fingerprint = requestFingerprint(cmd);
-    const meta: EnvelopeMeta = { source: 'ca-gateway', correlationId: envelope.correlationId, causationId: envelope.id };
-    const inbox = { consumer: CA_COMMANDS_DURABLE, messageId: envelope.id };
-
-    const previous = await this.registry.findDecision(cmd.requestId);
-    if (previous) return this.answerAgain(previous, fingerprint, cmd, meta, inbox);
-
-    const now = this.clock();
-    let issued: { request: CertificateRequest; authorization: VerifiedAuthorization; spkiSha256: string };
-    try {
-      issued = await this.check(cmd, now);
-    } catch (error) {
-      if (!(error instanceof Rejection)) throw error;
-      return this.recordRejection(cmd, fingerprint, error.code, error.message, now, meta, inbox);
-    }
-    const certificate = await this.ca.issue(issued.request);
-    const { claims, baseCertificate } = issued.authorization;
-    const row = {
-      serialNumber: certificate.serialNumber,
-      profile: 'temporary-hardware-key' as const,
-      requestId: cmd.requestId,
-      keyId: claims.baseKeyId,
-      userId: claims.sub,
-      baseSerialNumber: baseCertificate.serialNumber,
-      tokenSerial: cmd.tokenSerial,
-      subject: this.subjectString(baseCertificate.subject),
-      issuer: this.ca.issuer.subjectString,
-      notBefore: certificate.notBefore,
-      notAfter: certificate.notAfter,
-      spkiSha256: issued.spkiSha256,
-      qcSscd: issued.request.qcSscd,
-      der: certificate.der,
-      issuedAt: now,
-    };
-    const result = await this.inTransaction(() => this.uow.run(async (tx) => {
-      await this.registry.insertIssued(tx.manager, row, fingerprint);
-      tx.emit({
-        subject: CertificateIssuedV1.subject(),
-        envelope: createEnvelope(CertificateIssuedV1, { requestId: cmd.requestId, certificate: summaryOf({ ...row, der: Buffer.from(row.der), revokedAt: null, revocationReason: null }) }, meta),
-      });
-    }, { inbox }));
-    if (!result.applied) return { kind: 'duplicate' };
-    this.log.info({ requestId: cmd.requestId, serialNumber: row.serialNumber, notAfter: row.notAfter.toISOString(), qcSscd: row.qcSscd }, 'certificate issued');
-    return { kind: 'issued', serialNumber: row.serialNumber };
+  ) {
+    const maxBatch = settings.maxBatch ?? 128;
+    this.lookups = new Batcher((items) => this.lookupBatch(items), { maxBatch, maxInFlight: 2 });
+    this.writes = new Batcher((items) => this.writeBatch(items), { maxBatch, maxInFlight: 2 });
   }
 
-  /** Every check of the issue; throws a Rejection for the first that fails. */
-  private async check(cmd: IssueCertificateV1, now: Date): Promise<{ request: CertificateRequest; authorization: VerifiedAuthorization; spkiSha256: string }> {
-    const csr = this.readCsr(cmd.csr);
-    if (csr.keyAlgorithm !== cmd.algorithm) reject('profile-violation', `the CSR holds an ${csr.keyAlgorithm} key, the request says ${cmd.algorithm}`);
+  async handle(envelope: Envelope<IssueCertificateV1>): Promise<IssueOutcome> {
+    const meta: EnvelopeMeta = { source: 'ca-gateway', correlationId: envelope.correlationId, causationId: envelope.id };
+    const examined = await this.examine(envelope.data);
+    const lookup = await this.lookups.submit(examined);
+    const write = lookup.decision
+      ? this.answerAgain(lookup.decision, examined, meta, envelope.id)
+      : await this.decide(examined, lookup, meta, envelope.id);
+    const outcome = await this.writes.submit(write);
+    if (outcome.kind === 'duplicate') return outcome;
+    if (write.kind === 'issue') {
+      this.log.info({ requestId: examined.cmd.requestId, serialNumber: write.certificate.serialNumber, notAfter: write.certificate.notAfter.toISOString(), qcSscd: write.certificate.qcSscd }, 'certificate issued');
+    } else if (write.kind === 'reject') {
+      this.log.warn({ requestId: examined.cmd.requestId, code: write.code }, `certificate refused: ${write.message}`);
+    } else {
+      this.log.info({ requestId: examined.cmd.requestId, answer: outcome.kind }, 'request id decided before: answered again without a new decision');
+    }
+    return outcome;
+  }
 
-    let authorization: VerifiedAuthorization;
+  /** The checks that need no database, in the order refusals are reported. */
+  private async examine(cmd: IssueCertificateV1): Promise<Examined> {
+    const out: Examined = { cmd, fingerprint: requestFingerprint(cmd), now: this.clock(), rejection: null, csr: null, authorization: null, spkiSha256: null, windowProblem: null };
+    const refuse = (code: CertificateRejectionCode, message: string): Examined => { out.rejection = new Rejection(code, message); return out; };
+
     try {
-      authorization = await this.verifier.verify(cmd.authorization, now);
+      out.csr = parseCsr(new Uint8Array(Buffer.from(cmd.csr, 'base64')));
     } catch (error) {
-      if (error instanceof AppError && isRejectionCode(error.code)) return reject(error.code, error.message);
+      if (error instanceof PkiError) return refuse('csr-invalid', `the CSR cannot be used: ${error.message}`);
       throw error;
     }
-    const { claims, baseCertificate } = authorization;
-    if (claims.jti !== cmd.requestId) reject('authorization-invalid', 'the authorization was given for another request');
-    if (claims.tokenSerial !== cmd.tokenSerial) reject('token-mismatch', 'the authorization was given for another token');
+    if (!(await verifyCsrSignatureAsync(out.csr))) return refuse('csr-invalid', 'the CSR signature does not verify with its public key (no proof of possession)');
+    out.spkiSha256 = spkiFingerprint(out.csr.spki);
+    if (out.csr.keyAlgorithm !== cmd.algorithm) return refuse('profile-violation', `the CSR holds an ${out.csr.keyAlgorithm} key, the request says ${cmd.algorithm}`);
 
-    const windowProblem = checkWindow({
+    try {
+      out.authorization = await this.verifier.verify(cmd.authorization, out.now);
+    } catch (error) {
+      if (error instanceof AppError && isRejectionCode(error.code)) return refuse(error.code, error.message);
+      throw error;
+    }
+    const { claims, baseCertificate } = out.authorization;
+    if (claims.jti !== cmd.requestId) return refuse('authorization-invalid', 'the authorization was given for another request');
+    if (claims.tokenSerial !== cmd.tokenSerial) return refuse('token-mismatch', 'the authorization was given for another token');
+    out.windowProblem = checkWindow({
       notBefore: new Date(cmd.notBefore),
       notAfter: new Date(cmd.notAfter),
       option: claims.validity,
@@ -134,90 +148,130 @@ export class IssueCertificateService {
       baseNotAfter: baseCertificate.notAfter,
       caNotAfter: this.ca.issuer.notAfter,
       authorizedAt: new Date(claims.iat * 1000),
-      now,
+      now: out.now,
       maxBackdateMs: this.settings.maxBackdateSeconds * 1000,
       clockToleranceMs: this.settings.clockToleranceSeconds * 1000,
     });
+    return out;
+  }
 
-    const spkiSha256 = spkiFingerprint(csr.spki);
-    const { baseRevoked, keyCertified } = await this.registry.issueChecks(baseCertificate.serialNumber, spkiSha256);
-    if (baseRevoked) reject('base-certificate-revoked', 'the base certificate was revoked');
-    if (windowProblem) reject('window-exceeds-cap', windowProblem);
-    if (keyCertified || spkiFingerprint(baseCertificate.spki) === spkiSha256) reject('public-key-reused', 'this public key already has a certificate');
-
+  /** A new decision: the remaining (registry) checks, then the certificate. */
+  private async decide(x: Examined, lookup: Lookup, meta: EnvelopeMeta, messageId: string): Promise<Write> {
+    const { cmd } = x;
+    const rejection = x.rejection ?? this.registryChecks(x, lookup);
+    if (rejection) {
+      return {
+        kind: 'reject', messageId, requestId: cmd.requestId, fingerprint: x.fingerprint, code: rejection.code, message: rejection.message, at: x.now,
+        event: { subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId: cmd.requestId, code: rejection.code, message: rejection.message }, meta) },
+      };
+    }
+    const csr = x.csr!;
+    const { claims, baseCertificate } = x.authorization!;
     const e = cmd.evidence;
+    const qcSscd = e.local && e.neverExtractable && e.alwaysSensitive;
+    const issued = await this.ca.issue({
+      profile: 'temporary-hardware-key', subject: baseCertificate.subject, spki: csr.spki, publicKeyBits: csr.publicKeyBits,
+      notBefore: new Date(cmd.notBefore), notAfter: new Date(cmd.notAfter), qcSscd,
+    });
+    const certificate: NewCertificate = {
+      serialNumber: issued.serialNumber, profile: 'temporary-hardware-key', requestId: cmd.requestId, keyId: claims.baseKeyId, userId: claims.sub,
+      baseSerialNumber: baseCertificate.serialNumber, tokenSerial: cmd.tokenSerial, subject: this.subjectString(baseCertificate.subject),
+      issuer: this.ca.issuer.subjectString, notBefore: issued.notBefore, notAfter: issued.notAfter, spkiSha256: x.spkiSha256!, qcSscd,
+      der: issued.der, issuedAt: x.now,
+    };
     return {
-      authorization,
-      spkiSha256,
-      request: {
-        profile: 'temporary-hardware-key',
-        subject: baseCertificate.subject,
-        spki: csr.spki,
-        publicKeyBits: csr.publicKeyBits,
-        notBefore: new Date(cmd.notBefore),
-        notAfter: new Date(cmd.notAfter),
-        qcSscd: e.local && e.neverExtractable && e.alwaysSensitive,
-      },
+      kind: 'issue', messageId, certificate, fingerprint: x.fingerprint,
+      event: { subject: CertificateIssuedV1.subject(), envelope: createEnvelope(CertificateIssuedV1, { requestId: cmd.requestId, certificate: summaryOf({ ...certificate, der: Buffer.from(certificate.der), revokedAt: null, revocationReason: null }) }, meta) },
     };
   }
 
-  private readCsr(base64: string): ParsedCsr {
-    let csr: ParsedCsr;
-    try {
-      csr = parseCsr(new Uint8Array(Buffer.from(base64, 'base64')));
-    } catch (error) {
-      if (error instanceof PkiError) return reject('csr-invalid', `the CSR cannot be used: ${error.message}`);
-      throw error;
-    }
-    if (!verifyCsrSignature(csr)) reject('csr-invalid', 'the CSR signature does not verify with its public key (no proof of possession)');
-    return csr;
-  }
-
-  private async recordRejection(cmd: IssueCertificateV1, fingerprint: string, code: CertificateRejectionCode, message: string, now: Date, meta: EnvelopeMeta, inbox: { consumer: string; messageId: string }): Promise<IssueOutcome> {
-    const result = await this.inTransaction(() => this.uow.run(async (tx) => {
-      await this.registry.insertRejection(tx.manager, cmd.requestId, fingerprint, code, message, now);
-      tx.emit({ subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId: cmd.requestId, code, message }, meta) });
-    }, { inbox }));
-    if (!result.applied) return { kind: 'duplicate' };
-    this.log.warn({ requestId: cmd.requestId, code }, `certificate refused: ${message}`);
-    return { kind: 'rejected', code };
+  private registryChecks(x: Examined, lookup: Lookup): Rejection | null {
+    if (lookup.baseRevoked) return new Rejection('base-certificate-revoked', 'the base certificate was revoked');
+    if (x.windowProblem) return new Rejection('window-exceeds-cap', x.windowProblem);
+    if (lookup.keyCertified || spkiFingerprint(x.authorization!.baseCertificate.spki) === x.spkiSha256) return new Rejection('public-key-reused', 'this public key already has a certificate');
+    return null;
   }
 
   /** A request id decided before: the same answer for the same request, a refusal for anything else. */
-  private async answerAgain(previous: IssueDecisionRow, fingerprint: string, cmd: IssueCertificateV1, meta: EnvelopeMeta, inbox: { consumer: string; messageId: string }): Promise<IssueOutcome> {
-    let outcome: IssueOutcome;
-    const result = await this.uow.run(async (tx) => {
-      if (previous.fingerprint !== fingerprint) {
-        const code: CertificateRejectionCode = previous.outcome === 'issued' ? 'request-conflict' : 'authorization-replayed';
-        const message = previous.outcome === 'issued'
-          ? 'this request id already has a certificate for another request'
-          : 'this request id was refused before; its authorization cannot be used again';
-        tx.emit({ subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId: cmd.requestId, code, message }, meta) });
-        outcome = { kind: 'rejected', code };
-      } else if (previous.outcome === 'issued') {
-        const cert = await this.registry.findCertificate(previous.serialNumber!, tx.manager);
-        tx.emit({ subject: CertificateIssuedV1.subject(), envelope: createEnvelope(CertificateIssuedV1, { requestId: cmd.requestId, certificate: summaryOf(cert!) }, meta) });
-        outcome = { kind: 'issued', serialNumber: previous.serialNumber! };
-      } else {
-        tx.emit({ subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId: cmd.requestId, code: previous.rejectionCode!, message: previous.rejectionMessage ?? 'refused' }, meta) });
-        outcome = { kind: 'rejected', code: previous.rejectionCode! };
-      }
-    }, { inbox });
-    if (!result.applied) return { kind: 'duplicate' };
-    this.log.info({ requestId: cmd.requestId, answer: outcome!.kind }, 'request id decided before: answered again without a new decision');
-    return outcome!;
+  private answerAgain(previous: IssueDecisionRow, x: Examined, meta: EnvelopeMeta, messageId: string): Write {
+    const requestId = x.cmd.requestId;
+    const rejected = (code: CertificateRejectionCode, message: string): Write => ({
+      kind: 'answer', messageId, outcome: { kind: 'rejected', code },
+      event: { subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId, code, message }, meta) },
+    });
+    if (previous.fingerprint !== x.fingerprint) {
+      return previous.outcome === 'issued'
+        ? rejected('request-conflict', 'this request id already has a certificate for another request')
+        : rejected('authorization-replayed', 'this request id was refused before; its authorization cannot be used again');
+    }
+    if (previous.outcome === 'rejected') return rejected(previous.rejectionCode!, previous.rejectionMessage ?? 'refused');
+    return { kind: 'answer-issued', messageId, requestId, serialNumber: previous.serialNumber!, meta };
   }
 
-  /** A concurrent twin (same request id or same key, other message) makes a unique index fail: retry, then the registry answers. */
-  private async inTransaction<T>(work: () => Promise<T>): Promise<T> {
+  private async lookupBatch(items: Examined[]): Promise<Array<Settled<Lookup>>> {
+    const found = await this.registry.lookupMany(items.map((x) => ({
+      requestId: x.cmd.requestId,
+      baseSerialNumber: x.authorization?.baseCertificate.serialNumber ?? null,
+      spkiSha256: x.spkiSha256,
+    })));
+    return found.map((value) => ({ ok: true, value }));
+  }
+
+  /** One transaction for a batch; on a unique-index conflict, each command alone. */
+  private async writeBatch(items: Write[]): Promise<Array<Settled<IssueOutcome>>> {
     try {
-      return await work();
+      const outcomes = await this.writeTogether(items);
+      return outcomes.map((value) => ({ ok: true, value }));
     } catch (error) {
-      if ((error as { code?: string }).code === '23505' || (error as { driverError?: { code?: string } }).driverError?.code === '23505') {
-        throw new AppError('ca.concurrent-request', 'a concurrent request wrote first; retrying', { retryable: true });
-      }
-      throw error;
+      if (!isUniqueViolation(error)) throw error;
+      if (items.length === 1) return [{ ok: false, error: new AppError('ca.concurrent-request', 'a concurrent request wrote first; retrying', { retryable: true }) }];
+      const results: Array<Settled<IssueOutcome>> = [];
+      for (const item of items) results.push((await this.writeBatch([item]))[0]!);
+      return results;
     }
+  }
+
+  private async writeTogether(items: Write[]): Promise<IssueOutcome[]> {
+    const result = await this.uow.run(async (tx) => {
+      const fresh = await this.registry.markInbox(tx.manager, CA_COMMANDS_DURABLE, [...new Set(items.map((w) => w.messageId))]);
+      // A message id twice in one batch (a redelivery racing its original): only the first counts.
+      const live = items.map((w) => fresh.delete(w.messageId));
+      await this.registry.insertIssuedMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
+      await this.registry.insertRejectionsMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'reject' ? [w] : [])));
+      const outcomes: IssueOutcome[] = [];
+      for (let i = 0; i < items.length; i++) {
+        const w = items[i]!;
+        if (!live[i]) { outcomes.push({ kind: 'duplicate' }); continue; }
+        switch (w.kind) {
+          case 'issue':
+            tx.emit(w.event);
+            outcomes.push({ kind: 'issued', serialNumber: w.certificate.serialNumber });
+            break;
+          case 'reject':
+            tx.emit(w.event);
+            outcomes.push({ kind: 'rejected', code: w.code });
+            break;
+          case 'answer':
+            tx.emit(w.event);
+            outcomes.push(w.outcome);
+            break;
+          case 'answer-issued': {
+            // It exists: the decision references it.
+            const cert = await this.registry.findCertificate(w.serialNumber, tx.manager);
+            tx.emit({ subject: CertificateIssuedV1.subject(), envelope: createEnvelope(CertificateIssuedV1, { requestId: w.requestId, certificate: summaryOf(cert!) }, w.meta) });
+            outcomes.push({ kind: 'issued', serialNumber: w.serialNumber });
+            break;
+          }
+          default: {
+            const never: never = w;
+            throw new Error(`unknown write ${String(never)}`);
+          }
+        }
+      }
+      return outcomes;
+    });
+    if (!result.applied) throw new Error('unreachable: the batch has no inbox key of its own');
+    return result.value;
   }
 
   private subjectString(subject: Uint8Array): string {
@@ -230,6 +284,10 @@ export class IssueCertificateService {
     }
     return s;
   }
+}
+
+function isUniqueViolation(error: unknown): boolean {
+  return (error as { code?: string }).code === '23505' || (error as { driverError?: { code?: string } }).driverError?.code === '23505';
 }
 
 const REJECTION_CODES = new Set<string>(['authorization-invalid', 'authorization-expired', 'base-certificate-untrusted', 'base-certificate-expired']);

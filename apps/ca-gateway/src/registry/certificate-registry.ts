@@ -53,13 +53,6 @@ const CERT_COLUMNS = `serial_number AS "serialNumber", profile, request_id AS "r
 export class CertificateRegistry {
   constructor(private readonly dataSource: DataSource) {}
 
-  async findDecision(requestId: string): Promise<IssueDecisionRow | null> {
-    const rows: IssueDecisionRow[] = await this.dataSource.query(
-      `SELECT request_id AS "requestId", fingerprint, outcome, rejection_code AS "rejectionCode", rejection_message AS "rejectionMessage", serial_number AS "serialNumber"
-         FROM issue_requests WHERE request_id = $1`, [requestId]);
-    return rows[0] ?? null;
-  }
-
   async findCertificate(serialNumber: string, manager: EntityManager | DataSource = this.dataSource): Promise<RegistryCertificate | null> {
     const rows: RegistryCertificate[] = await manager.query(`SELECT ${CERT_COLUMNS} FROM issued_certificates WHERE serial_number = $1`, [serialNumber]);
     return rows[0] ?? null;
@@ -70,34 +63,68 @@ export class CertificateRegistry {
     return rows[0] ?? null;
   }
 
-  /** In one round trip: is the base certificate revoked, and does this public key have a certificate already? */
-  async issueChecks(baseSerialNumber: string, spkiSha256: string): Promise<{ baseRevoked: boolean; keyCertified: boolean }> {
-    const rows: Array<{ baseRevoked: boolean; keyCertified: boolean }> = await this.dataSource.query(
-      `SELECT EXISTS (SELECT 1 FROM issued_certificates WHERE serial_number = $1 AND revoked_at IS NOT NULL) AS "baseRevoked",
-              EXISTS (SELECT 1 FROM issued_certificates WHERE spki_sha256 = $2) AS "keyCertified"`, [baseSerialNumber, spkiSha256]);
-    return rows[0]!;
+  /**
+   * For each request: its earlier decision, whether its base certificate is revoked, whether its
+   * public key has a certificate (one round trip for a whole batch; null keys are not looked up).
+   */
+  async lookupMany(items: ReadonlyArray<{ requestId: string; baseSerialNumber: string | null; spkiSha256: string | null }>): Promise<Array<{ decision: IssueDecisionRow | null; baseRevoked: boolean; keyCertified: boolean }>> {
+    const rows: Array<IssueDecisionRow & { idx: string; baseRevoked: boolean; keyCertified: boolean; found: boolean }> = await this.dataSource.query(
+      `SELECT i.idx, d.request_id IS NOT NULL AS found, d.request_id AS "requestId", d.fingerprint, d.outcome, d.rejection_code AS "rejectionCode",
+              d.rejection_message AS "rejectionMessage", d.serial_number AS "serialNumber",
+              EXISTS (SELECT 1 FROM issued_certificates c WHERE c.serial_number = i.base AND c.revoked_at IS NOT NULL) AS "baseRevoked",
+              EXISTS (SELECT 1 FROM issued_certificates c WHERE c.spki_sha256 = i.spki) AS "keyCertified"
+         FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS i(request_id, base, spki, idx)
+         LEFT JOIN issue_requests d ON d.request_id = i.request_id
+        ORDER BY i.idx`,
+      [items.map((i) => i.requestId), items.map((i) => i.baseSerialNumber), items.map((i) => i.spkiSha256)]);
+    return rows.map((r) => ({
+      decision: r.found ? { requestId: r.requestId, fingerprint: r.fingerprint, outcome: r.outcome, rejectionCode: r.rejectionCode, rejectionMessage: r.rejectionMessage, serialNumber: r.serialNumber } : null,
+      baseRevoked: r.baseRevoked,
+      keyCertified: r.keyCertified,
+    }));
   }
 
-  /** Records a certificate and, when it answers an IssueCertificate request, the decision (one statement). */
-  async insertIssued(manager: EntityManager, c: NewCertificate, fingerprint: string | null): Promise<void> {
-    const params = [c.serialNumber, c.profile, c.requestId, c.keyId, c.userId, c.baseSerialNumber, c.tokenSerial, c.subject, c.issuer,
-      c.notBefore, c.notAfter, c.spkiSha256, c.qcSscd, Buffer.from(c.der), c.issuedAt];
-    const insertCert = `INSERT INTO issued_certificates (serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
-        not_before, not_after, spki_sha256, qc_sscd, der, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`;
-    if (fingerprint === null) {
-      await manager.query(insertCert, params);
-      return;
-    }
-    await manager.query(
-      `WITH cert AS (${insertCert} RETURNING serial_number)
-       INSERT INTO issue_requests (request_id, fingerprint, outcome, serial_number, decided_at) SELECT $3, $16, 'issued', serial_number, $15 FROM cert`,
-      [...params, fingerprint]);
+  /** Marks message ids processed for a consumer; answers the ids that were new (the others are duplicates). */
+  async markInbox(manager: EntityManager, consumer: string, messageIds: readonly string[]): Promise<Set<string>> {
+    const rows: Array<{ message_id: string }> = await manager.query(
+      `INSERT INTO inbox (consumer, message_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING message_id`, [consumer, messageIds]);
+    return new Set(rows.map((r) => r.message_id));
   }
 
-  async insertRejection(manager: EntityManager, requestId: string, fingerprint: string, code: CertificateRejectionCode, message: string, at: Date): Promise<void> {
+  /** Records certificates issued for IssueCertificate requests with their decisions (one statement for many). */
+  async insertIssuedMany(manager: EntityManager, items: ReadonlyArray<{ certificate: NewCertificate; fingerprint: string }>): Promise<void> {
+    if (items.length === 0) return;
+    const col = <K extends keyof NewCertificate>(k: K) => items.map((i) => i.certificate[k]);
     await manager.query(
-      `INSERT INTO issue_requests (request_id, fingerprint, outcome, rejection_code, rejection_message, decided_at) VALUES ($1, $2, 'rejected', $3, $4, $5)`,
-      [requestId, fingerprint, code, message, at]);
+      `WITH cert AS (
+         INSERT INTO issued_certificates (serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
+                                          not_before, not_after, spki_sha256, qc_sscd, der, issued_at)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+                              $10::timestamptz[], $11::timestamptz[], $12::text[], $13::boolean[], $14::bytea[], $15::timestamptz[])
+         RETURNING serial_number, request_id, issued_at)
+       INSERT INTO issue_requests (request_id, fingerprint, outcome, serial_number, decided_at)
+       SELECT cert.request_id, f.fingerprint, 'issued', cert.serial_number, cert.issued_at
+         FROM cert JOIN unnest($3::uuid[], $16::text[]) AS f(request_id, fingerprint) ON f.request_id = cert.request_id`,
+      [col('serialNumber'), col('profile'), col('requestId'), col('keyId'), col('userId'), col('baseSerialNumber'), col('tokenSerial'), col('subject'), col('issuer'),
+        col('notBefore'), col('notAfter'), col('spkiSha256'), col('qcSscd'), items.map((i) => Buffer.from(i.certificate.der)), col('issuedAt'),
+        items.map((i) => i.fingerprint)]);
+  }
+
+  async insertRejectionsMany(manager: EntityManager, items: ReadonlyArray<{ requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date }>): Promise<void> {
+    if (items.length === 0) return;
+    await manager.query(
+      `INSERT INTO issue_requests (request_id, fingerprint, outcome, rejection_code, rejection_message, decided_at)
+       SELECT r, f, 'rejected', c, m, a FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS x(r, f, c, m, a)`,
+      [items.map((i) => i.requestId), items.map((i) => i.fingerprint), items.map((i) => i.code), items.map((i) => i.message), items.map((i) => i.at)]);
+  }
+
+  /** Records a certificate that answers no IssueCertificate request (a development cloud key). */
+  async insertIssued(manager: EntityManager, c: NewCertificate): Promise<void> {
+    await manager.query(
+      `INSERT INTO issued_certificates (serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
+         not_before, not_after, spki_sha256, qc_sscd, der, issued_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
+      [c.serialNumber, c.profile, c.requestId, c.keyId, c.userId, c.baseSerialNumber, c.tokenSerial, c.subject, c.issuer,
+        c.notBefore, c.notAfter, c.spkiSha256, c.qcSscd, Buffer.from(c.der), c.issuedAt]);
   }
 
   /** Locks the certificate's row for a revocation; null when unknown. */

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { generateKeyPairSync, sign } from 'node:crypto';
-import { importPublicKey, verifyEcdsaP256Sha256, verifyRsaPkcs1Sha256 } from './signature.js';
+import { ECDH, generateKeyPairSync, sign } from 'node:crypto';
+import { importPublicKey, SIGNATURE_ALGORITHMS, verifyEcdsaP256Sha256, verifyRsaPkcs1Sha256, verifyX509SignatureAsync } from './signature.js';
 
 /** Wycheproof vectors (C2SP/wycheproof, testvectors_v1) shipped in the shared data folder. */
 const WYCHEPROOF_DIR = process.env['WYCHEPROOF_DIR'] ?? '/work/shared/data/wycheproof';
@@ -65,7 +65,45 @@ describe('signature verification', () => {
     it('never throws on acceptable vectors', () => { expect(r.acceptable.crashed).toEqual([]); });
   });
 
+  describe('verifyX509SignatureAsync (thread pool) against the same DER and RSA vectors', () => {
+    async function runAsync(file: string, oid: string): Promise<{ validRefused: number[]; invalidAccepted: number[]; total: number }> {
+      const { groups } = load(file);
+      const out = { validRefused: [] as number[], invalidAccepted: [] as number[], total: 0 };
+      for (const group of groups) {
+        const key = importPublicKey(Buffer.from(group.publicKeyDer, 'hex'));
+        await Promise.all(group.tests.map(async (t) => {
+          out.total++;
+          const ok = await verifyX509SignatureAsync(key, oid, Buffer.from(t.msg, 'hex'), Buffer.from(t.sig, 'hex'));
+          if (t.result === 'valid' && !ok) out.validRefused.push(t.tcId);
+          if (t.result === 'invalid' && ok) out.invalidAccepted.push(t.tcId);
+        }));
+      }
+      return out;
+    }
+    it('accepts every valid and refuses every invalid ECDSA P-256 DER signature', async () => {
+      const r = await runAsync('ecdsa_secp256r1_sha256_test.json', SIGNATURE_ALGORITHMS.ecdsaWithSha256);
+      expect(r).toEqual({ validRefused: [], invalidAccepted: [], total: load('ecdsa_secp256r1_sha256_test.json').numberOfTests });
+    });
+    it('accepts every valid and refuses every invalid RSA-2048 PKCS#1 v1.5 signature', async () => {
+      const r = await runAsync('rsa_signature_2048_sha256_test.json', SIGNATURE_ALGORITHMS.sha256WithRsaEncryption);
+      expect(r).toEqual({ validRefused: [], invalidAccepted: [], total: load('rsa_signature_2048_sha256_test.json').numberOfTests });
+    });
+  });
+
   describe('key checks', () => {
+    it('refuses a P-256 point that is not on the curve', () => {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const spki = publicKey.export({ format: 'der', type: 'spki' });
+      spki[spki.length - 1]! ^= 1;
+      expect(() => importPublicKey(spki)).toThrow(/cannot be imported/);
+    });
+    it('imports a compressed P-256 point through the DER path', () => {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      const raw = publicKey.export({ format: 'der', type: 'spki' }).subarray(26);
+      const point = ECDH.convertKey(raw, 'prime256v1', undefined, undefined, 'compressed') as Buffer;
+      const key = importPublicKey(Buffer.concat([Buffer.from('3039301306072a8648ce3d020106082a8648ce3d030107032200', 'hex'), point]));
+      expect(key.asymmetricKeyDetails?.namedCurve).toBe('prime256v1');
+    });
     it('throws when an ECDSA check gets an RSA key', () => {
       const { publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
       expect(() => verifyEcdsaP256Sha256(publicKey, Buffer.from('x'), Buffer.alloc(64), 'p1363')).toThrow(/P-256/);

@@ -1,4 +1,5 @@
 import { constants, randomBytes, sign, type KeyObject } from 'node:crypto';
+import { promisify } from 'node:util';
 import { bitString, explicit, oid, readOne, seq, smallInteger, tlv, TAG, unsignedInteger, x509Time } from '../der.js';
 import type { Bytes } from '../der.js';
 import { keyIdentifier, readSpki } from './certificate.js';
@@ -71,18 +72,20 @@ export async function signCertificate(fields: Omit<TbsCertificateFields, 'signat
   return assembleSigned(tbs, signer.algorithm, await signer.sign(tbs));
 }
 
+const signInPool = promisify(sign) as (algorithm: string, data: Uint8Array, key: Parameters<typeof sign>[2]) => Promise<Buffer>;
+
 /**
  * A signer over a node private key (P-256 → ecdsa-with-SHA256, RSA → sha256WithRSAEncryption).
- * ECDSA signing with OpenSSL takes ~25 µs, so it runs inline.
+ * Signatures are made on libuv's thread pool, so a busy CA signs on another core than its loop.
  */
 export function keyObjectSigner(privateKey: KeyObject): X509Signer {
   if (privateKey.type !== 'private') throw new PkiError('pki.unsupported', 'a private key is required');
   if (privateKey.asymmetricKeyType === 'ec') {
     if (privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') throw new PkiError('pki.unsupported', 'only P-256 EC keys can sign');
-    return { algorithm: ALGORITHM_IDENTIFIER.ecdsaWithSha256, sign: async (data) => new Uint8Array(sign('sha256', data, privateKey)) };
+    return { algorithm: ALGORITHM_IDENTIFIER.ecdsaWithSha256, sign: async (data) => new Uint8Array(await signInPool('sha256', data, privateKey)) };
   }
   if (privateKey.asymmetricKeyType === 'rsa') {
-    return { algorithm: ALGORITHM_IDENTIFIER.sha256WithRsaEncryption, sign: async (data) => new Uint8Array(sign('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PADDING })) };
+    return { algorithm: ALGORITHM_IDENTIFIER.sha256WithRsaEncryption, sign: async (data) => new Uint8Array(await signInPool('sha256', data, { key: privateKey, padding: constants.RSA_PKCS1_PADDING })) };
   }
   throw new PkiError('pki.unsupported', `keys of type ${privateKey.asymmetricKeyType} cannot sign`);
 }

@@ -6,7 +6,7 @@ import { decodeOid, expectTag, oid as oidOf, readChildren, readOne, seq, TAG, tl
 import type { Bytes } from '../der.js';
 import { EXTRA_NAME_TYPES, OID } from '../oids.js';
 import { PkiError } from '../pki-error.js';
-import { importPublicKey, verifyX509Signature } from '../signature/signature.js';
+import { importPublicKey, isP256Key, verifyX509Signature, verifyX509SignatureAsync } from '../signature/signature.js';
 import { readSpki } from './certificate.js';
 import { personSubjectToNameDer } from './name.js';
 
@@ -28,7 +28,7 @@ export function keyAlgorithmOfSpki(spki: Tlv, key: KeyObject): KeyAlgorithm {
   const { algorithm, parameters } = readSpki(spki);
   if (algorithm === OID.ecPublicKey) {
     const curve = parameters ? readOne(parameters, TAG.OID) : undefined;
-    if (curve && decodeOid(curve.value) === OID.prime256v1 && key.asymmetricKeyDetails?.namedCurve === 'prime256v1') return 'EC-P256';
+    if (curve && decodeOid(curve.value) === OID.prime256v1 && isP256Key(key)) return 'EC-P256';
     throw new PkiError('pki.unsupported', 'only the P-256 curve is accepted');
   }
   if (algorithm === OID.rsaEncryption) {
@@ -71,6 +71,13 @@ export function verifyCsrSignature(csr: ParsedCsr): boolean {
   const expected = csr.keyAlgorithm === 'EC-P256' ? OID.ecdsaWithSha256 : OID.sha256WithRsaEncryption;
   if (csr.signatureAlgorithm !== expected) return false;
   return verifyX509Signature(csr.publicKey, csr.signatureAlgorithm, csr.info, csr.signature);
+}
+
+/** `verifyCsrSignature` with the curve arithmetic on the thread pool. */
+export async function verifyCsrSignatureAsync(csr: ParsedCsr): Promise<boolean> {
+  const expected = csr.keyAlgorithm === 'EC-P256' ? OID.ecdsaWithSha256 : OID.sha256WithRsaEncryption;
+  if (csr.signatureAlgorithm !== expected) return false;
+  return verifyX509SignatureAsync(csr.publicKey, csr.signatureAlgorithm, csr.info, csr.signature);
 }
 
 /** Raw r‖s (WebCrypto, JWS ES256, PKCS#11 `CKM_ECDSA`) → DER `ECDSA-Sig-Value` (X.509, CSR). */
