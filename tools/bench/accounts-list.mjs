@@ -153,7 +153,7 @@ try {
   await admin.connect();
   accounts = await startAccounts({
     nats: { servers: nats.url, name: 'accounts' }, databaseUrl: dbUrl, httpPort: 0, httpHost: '127.0.0.1', devMode: false,
-    kek: { id: 'bench', key: randomBytes(32) }, kdf: { log2N: 17, r: 8, p: 1 }, kdfConcurrency: 2, kdfMaxQueue: 8, maxPasswordAttempts: 5,
+    kek: { id: 'bench', key: randomBytes(32) }, previousKeks: [], kdf: { log2N: 17, r: 8, p: 1 }, kdfConcurrency: 2, kdfMaxQueue: 8, maxPasswordAttempts: 5,
     authorizationTtlSeconds: 300, sweepIntervalMs: 0, caTimeoutMs: 5_000, clock: () => new Date(),
   }, { logger: createLogger('accounts', { level: 'warn' }) });
   void developmentKek;

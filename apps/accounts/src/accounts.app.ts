@@ -55,7 +55,7 @@ export async function startAccounts(config: AccountsConfig, options: { logger?: 
     const clock = config.clock;
     const pool = new KdfPool(config.kdfConcurrency, config.kdfMaxQueue);
     const lifecycle = new KeyLifecycle(uow, clock, log.child({ component: 'lifecycle' }));
-    const depository = new Depository(dataSource, pool, { kdf: config.kdf, kek: config.kek, maxAttempts: config.maxPasswordAttempts }, clock, log.child({ component: 'depository' }));
+    const depository = new Depository(dataSource, pool, { kdf: config.kdf, kek: config.kek, previousKeks: config.previousKeks, maxAttempts: config.maxPasswordAttempts }, clock, log.child({ component: 'depository' }));
     const services: AccountsServices = {
       queries: new KeyQueries(dataSource, clock),
       lifecycle,

@@ -30,6 +30,8 @@ export const accountsEnvSchema = z.object({
   /** Base64 of 32 random bytes. Required outside development mode. */
   ACCOUNTS_KEK: z.string().optional(),
   ACCOUNTS_KEK_ID: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).optional(),
+  /** Retired KEKs that still open older records: `id:base64,id:base64`. */
+  ACCOUNTS_KEK_PREVIOUS: z.string().optional(),
   ACCOUNTS_KDF_LOG2N: int(10, 20).default(PRODUCTION_KDF.log2N),
   ACCOUNTS_KDF_R: int(1, 32).default(PRODUCTION_KDF.r),
   ACCOUNTS_KDF_P: int(1, 16).default(PRODUCTION_KDF.p),
@@ -50,6 +52,7 @@ export interface AccountsConfig {
   httpHost: string;
   devMode: boolean;
   kek: { id: string; key: Buffer };
+  previousKeks: Array<{ id: string; key: Buffer }>;
   kdf: KdfSettings;
   /** KDFs running at once (about the core count) and how many may wait before callers get `busy`. */
   kdfConcurrency: number;
@@ -75,6 +78,12 @@ export function accountsConfigFromEnv(env: z.infer<typeof accountsEnvSchema>, ra
   } else {
     throw new Error('ACCOUNTS_KEK is required outside development mode (base64 of 32 random bytes)');
   }
+  const previousKeks = (env.ACCOUNTS_KEK_PREVIOUS ?? '').split(',').map((s) => s.trim()).filter(Boolean).map((entry) => {
+    const [id, b64] = entry.split(':');
+    const key = Buffer.from(b64 ?? '', 'base64');
+    if (!id || key.length !== 32) throw new Error('ACCOUNTS_KEK_PREVIOUS: each entry is <id>:<base64 of 32 bytes>');
+    return { id, key };
+  });
   const concurrency = env.ACCOUNTS_KDF_CONCURRENCY ?? Math.max(1, availableParallelism());
   return {
     nats: { ...natsConfigFromEnv('accounts', rawEnv), servers: env.NATS_URL },
@@ -83,6 +92,7 @@ export function accountsConfigFromEnv(env: z.infer<typeof accountsEnvSchema>, ra
     httpHost: env.HTTP_HOST,
     devMode: env.ACCOUNTS_DEV_MODE,
     kek,
+    previousKeks,
     kdf: { log2N: env.ACCOUNTS_KDF_LOG2N, r: env.ACCOUNTS_KDF_R, p: env.ACCOUNTS_KDF_P },
     kdfConcurrency: concurrency,
     kdfMaxQueue: env.ACCOUNTS_KDF_MAX_QUEUE ?? concurrency * 4,

@@ -26,6 +26,13 @@ describe('accounts.config', () => {
       expect(config.databaseUrl).toBe('postgres://postgres@db:5432/accounts');
     });
 
+    it('reads retired KEKs that still open older records', () => {
+      const old = randomBytes(32);
+      const config = configOf({ ACCOUNTS_KEK: randomBytes(32).toString('base64'), ACCOUNTS_KEK_ID: 'kek-2', ACCOUNTS_KEK_PREVIOUS: `kek-1:${old.toString('base64')}` });
+      expect(config.previousKeks).toEqual([{ id: 'kek-1', key: old }]);
+      expect(() => configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_KEK_PREVIOUS: 'kek-1:AAAA' })).toThrow(/ACCOUNTS_KEK_PREVIOUS/);
+    });
+
     it('refuses an authorization lifetime beyond 10 minutes', () => {
       expect(() => configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_AUTHORIZATION_TTL_SECONDS: '601' })).toThrow();
     });

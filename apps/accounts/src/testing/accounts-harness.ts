@@ -65,6 +65,7 @@ export async function startHarness(prefix: string, overrides: Partial<AccountsCo
     httpHost: '127.0.0.1',
     devMode: true,
     kek: { id: 'test-kek', key: developmentKek() },
+    previousKeks: [],
     kdf: TEST_KDF,
     kdfConcurrency: 2,
     kdfMaxQueue: 8,
