@@ -1,6 +1,6 @@
 // The three-dots menu of one key: every item of the seed's menu, enabled from the key's `actions`
 // and visibly disabled otherwise (with the reason). ARIA menu button pattern with arrow keys.
-import { useEffect, useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
+import { useId, useLayoutEffect, useRef, useState } from 'preact/hooks';
 import type { KeyAccount, KeyAction } from '../api/types.js';
 import { MENU, unavailableReason } from '../lib/texts.js';
 
@@ -12,7 +12,6 @@ interface KeyMenuProps {
 
 export function KeyMenu({ keyAccount, label, onSelect }: KeyMenuProps) {
   const [open, setOpen] = useState(false);
-  const [position, setPosition] = useState<{ top: number; left: number } | null>(null);
   const buttonRef = useRef<HTMLButtonElement>(null);
   const menuRef = useRef<HTMLUListElement>(null);
   const menuId = useId();
@@ -33,7 +32,9 @@ export function KeyMenu({ keyAccount, label, onSelect }: KeyMenuProps) {
       const height = menu.offsetHeight;
       const below = b.bottom + 4;
       const top = below + height > window.innerHeight - 8 && b.top - height - 4 > 8 ? b.top - height - 4 : below;
-      setPosition({ top, left: Math.max(8, Math.min(b.right - width, window.innerWidth - width - 8)) });
+      // Placed before the first paint (and before focus: a hidden element cannot take focus).
+      menu.style.top = `${top}px`;
+      menu.style.left = `${Math.max(8, Math.min(b.right - width, window.innerWidth - width - 8))}px`;
     };
     place();
     const list = items();
@@ -54,8 +55,6 @@ export function KeyMenu({ keyAccount, label, onSelect }: KeyMenuProps) {
       window.removeEventListener('scroll', onViewport, true);
     };
   }, [open]);
-
-  useEffect(() => { if (!open) setPosition(null); }, [open]);
 
   const onButtonKeyDown = (event: KeyboardEvent) => {
     if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
@@ -117,7 +116,6 @@ export function KeyMenu({ keyAccount, label, onSelect }: KeyMenuProps) {
           role="menu"
           aria-label={label}
           class="key-menu__list"
-          style={position ? { top: `${position.top}px`, left: `${position.left}px` } : { visibility: 'hidden', top: '0px', left: '0px' }}
           onKeyDown={onMenuKeyDown}
         >
           {MENU.map(({ action, label: text }) => {

@@ -1,0 +1,322 @@
+// The cabinet page in a real browser (Debian's Chromium via playwright-core) against the local
+// stack that this file starts itself: the seed's flow by clicks and typing, the refusals, and
+// the screens a person sees, saved as screenshots in apps/cabinet/test-artifacts/.
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { jest } from '@jest/globals';
+import type { Page, Request } from 'playwright-core';
+import { ensureChromium, launchBrowser, type Browser } from './support/browser.js';
+import { TestApi, kyiv, until } from './support/api.js';
+import { artifactsDir } from './support/paths.js';
+import { startCabinetStack } from './support/stack-env.js';
+
+interface Key { id: string; kind: string; temporary: boolean; baseKeyId: string | null; status: string; certificate: { notBefore: string; notAfter: string } | null; actions: string[] }
+interface Token { tokenId: string; display: string; userPinInitialized: boolean }
+
+// The stack starts before the tests are defined, so that they can be skipped (with the reason
+// printed) when it cannot start at all. Anything that fails after it started fails the tests.
+const started = await startCabinetStack();
+if (!started.ok) {
+  console.warn(`\n[cabinet e2e] SKIPPED: the local stack could not start: ${started.reason}\n` +
+    `${started.log.slice(-30).map((l) => `  | ${l}`).join('\n')}\n` +
+    '  The browser tests need every service built and working (see tools/stack/stack.mjs).\n');
+}
+const describeWithStack = started.ok ? describe : describe.skip;
+
+describeWithStack('cabinet page (browser, local stack)', () => {
+  jest.setTimeout(180_000);
+  const env = started.ok ? started.env : null!;
+  const NEW_PASSWORD = 'Token-Pass-1';
+  let browser: Browser;
+  let page: Page;
+  let api: TestApi;
+  let shotNo = 0;
+  const posts: Request[] = [];
+
+  const shot = async (name: string) => {
+    shotNo += 1;
+    await page.screenshot({ path: join(artifactsDir, `${String(shotNo).padStart(2, '0')}-${name}.png`) });
+  };
+  const insideOpenDialog = () => page.evaluate(() => !!document.querySelector('dialog[open]')?.contains(document.activeElement));
+  const focusedText = () => page.evaluate(() => (document.activeElement as HTMLElement | null)?.innerText?.trim() ?? '');
+  const validityDialog = () => page.getByRole('dialog', { name: 'Строк дії апаратного ключа' });
+  const generateDialog = () => page.getByRole('dialog', { name: 'Генерація апаратного ключа' });
+  const cloudMenuButton = () => page.getByRole('button', { name: /^Дії з ключем: Хмарний ключ/ });
+
+  /** Menu → «Сформувати тимчасовий апаратний ключ» → option → «Згенерувати»: the generation dialog. */
+  const openGenerateDialog = async (option = 'До кінця дії основного сертифікату') => {
+    await cloudMenuButton().click();
+    await page.getByRole('menuitem', { name: /Сформувати тимчасовий апаратний ключ/ }).click();
+    await validityDialog().getByRole('radio', { name: new RegExp(option) }).check();
+    await expectText(validityDialog(), /Сертифікат діятиме з \d/);
+    await validityDialog().getByRole('button', { name: 'Згенерувати' }).click();
+    await generateDialog().waitFor();
+    return generateDialog();
+  };
+  const fillForm = async (values: { cloud: string; next: string; confirm: string }) => {
+    const d = generateDialog();
+    await d.getByLabel('Пароль до поточного ключа у депозитарії', { exact: true }).fill(values.cloud);
+    await d.getByLabel('Пароль до нового апаратного ключа', { exact: true }).fill(values.next);
+    await d.getByLabel('Підтвердження паролю до нового апаратного ключа', { exact: true }).fill(values.confirm);
+  };
+  const expectText = async (locator: ReturnType<Page['locator']>, pattern: RegExp, timeout = 15_000) => {
+    await until(`text ${pattern}`, async () => pattern.test(await locator.innerText()), timeout, 100);
+  };
+
+  beforeAll(async () => {
+    await ensureChromium();
+    await rm(artifactsDir, { recursive: true, force: true });
+    await mkdir(artifactsDir, { recursive: true });
+    browser = await launchBrowser();
+    page = await browser.context.newPage();
+    page.on('request', (r) => { if (r.method() === 'POST' && r.url().includes('/temporary-hardware-keys')) posts.push(r); });
+    api = new TestApi(env.gatewayUrl, env.demoUser.rnokpp);
+  }, 300_000);
+
+  afterAll(async () => {
+    await browser?.close();
+    await env.close();
+  }, 120_000);
+
+  describe('login and the key list', () => {
+    it('logs the demo user in and shows the seed table in Kyiv time', async () => {
+      await page.goto(`${env.gatewayUrl}/`);
+      await page.getByRole('heading', { name: 'Вхід до кабінету' }).waitFor();
+      await shot('login');
+      await page.getByLabel('РНОКПП').fill(env.demoUser.rnokpp);
+      await page.getByRole('button', { name: 'Увійти' }).click();
+      await page.locator('tbody tr[data-key-id]').first().waitFor();
+
+      expect(await page.getByRole('columnheader').allInnerTexts()).toEqual([
+        'Організація (Фізична особа) / ЄДРПОУ', 'ПІБ / РНОКПП / Посада', 'Статус', 'Дата створення', 'Термін дії сертифіката', 'Дії',
+      ]);
+      const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
+      const row = page.locator(`tr[data-key-id="${cloud!.id}"]`);
+      const cells = await row.getByRole('cell').allInnerTexts();
+      expect(cells[0]).toContain('Фізична особа');
+      expect(cells[1]).toContain(env.demoUser.fullName);
+      expect(cells[1]).toContain(env.demoUser.rnokpp);
+      expect(await row.getByTestId('status-badge').innerText()).toBe('Активний');
+      expect(cells[2]).toContain('Хмарний ключ');
+      expect(cells[3]).toBe(kyiv((cloud as unknown as { createdAt: string }).createdAt));
+      expect((await row.getByTestId('validity').innerText()).replace(/\s+/g, ' ')).toBe(`з ${kyiv(cloud!.certificate!.notBefore)} по ${kyiv(cloud!.certificate!.notAfter)}`);
+      await expect(page.getByLabel('На сторінці:').inputValue()).resolves.toBe('10');
+      await shot('keys');
+    });
+
+    it('offers the seed menu by keyboard, enabled from the key actions and visibly disabled otherwise', async () => {
+      const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
+      const button = cloudMenuButton();
+      await button.focus();
+      await page.keyboard.press('Enter');
+      const items = page.getByRole('menuitem');
+      await items.first().waitFor();
+      expect(await button.getAttribute('aria-expanded')).toBe('true');
+      const labels = (await items.allInnerTexts()).map((t) => t.split('\n')[0]!.trim());
+      expect(labels).toEqual([
+        'Переглянути заявку', 'Завантажити сертифікати', 'Перевірити статус сертифіката', 'Продовжити строк дії сертифіката',
+        'Активувати доступ до особистого ключа', 'Заблокувати доступ до особистого ключа', 'Змінити пароль до особистого ключа',
+        'Згенерувати токен доступу', 'Сформувати тимчасовий файловий ключ', 'Сформувати тимчасовий апаратний ключ',
+      ]);
+      for (const item of await items.all()) {
+        const action = (await item.getAttribute('data-action'))!;
+        expect([action, await item.getAttribute('aria-disabled')]).toEqual([action, cloud!.actions.includes(action) ? null : 'true']);
+      }
+      expect(await focusedText()).toBe('Переглянути заявку');
+      await shot('key-menu');
+      await page.keyboard.press('End');
+      expect(await focusedText()).toBe('Сформувати тимчасовий апаратний ключ');
+      await page.keyboard.press('Escape');
+      await until('menu closed', async () => (await page.getByRole('menu').count()) === 0);
+      expect(await button.evaluate((el) => el === document.activeElement)).toBe(true);
+    });
+  });
+
+  describe('«Строк дії апаратного ключа»', () => {
+    it('shows the four options with the preview dates, keeps focus inside and closes with Escape', async () => {
+      const button = cloudMenuButton();
+      await page.keyboard.press('ArrowUp');
+      expect(await focusedText()).toBe('Сформувати тимчасовий апаратний ключ');
+      await page.keyboard.press('Enter');
+      const dialog = validityDialog();
+      await dialog.waitFor();
+      expect(await dialog.getAttribute('aria-modal')).toBe('true');
+      const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
+      const base = await api.call<{ notBefore: string; notAfter: string; capped: boolean }>(`/v1/keys/${cloud!.id}/temporary-hardware-keys/preview?validity=base`);
+      await expectText(dialog.getByRole('radio', { name: /До кінця дії основного сертифікату/ }).locator('xpath=..'), new RegExp(`по ${kyiv(base.notAfter)}`));
+      for (const option of ['1 доба', '1 тиждень', '1 місяць', 'До кінця дії основного сертифікату']) {
+        await expectText(dialog.getByRole('radio', { name: new RegExp(option) }).locator('xpath=..'), /з \d\d\.\d\d\.\d{4} \d\d:\d\d по \d\d\.\d\d\.\d{4} \d\d:\d\d/);
+      }
+      expect(await dialog.getByText(/Строк скорочено/).count()).toBe(0);
+      await shot('validity');
+      for (let i = 0; i < 8; i++) {
+        await page.keyboard.press('Tab');
+        expect(await insideOpenDialog()).toBe(true);
+      }
+      await page.keyboard.press('Escape');
+      await until('dialog closed', async () => (await page.locator('dialog[open]').count()) === 0);
+      expect(await button.evaluate((el) => el === document.activeElement)).toBe(true);
+    });
+  });
+
+  describe('the generation dialog', () => {
+    it('fills the token from the agent and asks no current token password while the token has none', async () => {
+      const tokens = (await api.call<{ items: Token[] }>('/v1/tokens')).items;
+      expect(tokens).toHaveLength(1);
+      expect(tokens[0]!.userPinInitialized).toBe(false);
+      const dialog = await openGenerateDialog();
+      expect(await dialog.getAttribute('aria-modal')).toBe('true');
+      await expect(dialog.getByLabel('Токен', { exact: true }).inputValue()).resolves.toBe(tokens[0]!.display);
+      expect(await dialog.getByLabel('Поточний пароль токена').count()).toBe(0);
+      expect(await dialog.getByLabel('Пароль до поточного ключа у депозитарії').evaluate((el) => el === document.activeElement)).toBe(true);
+      await shot('generate-form');
+    });
+
+    it('refuses mismatched confirmations and a short password before anything is sent', async () => {
+      const dialog = generateDialog();
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: NEW_PASSWORD, confirm: 'Token-Pass-2' });
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      const confirmation = dialog.getByLabel('Підтвердження паролю до нового апаратного ключа', { exact: true });
+      await expectText(dialog, /Паролі не збігаються/);
+      expect(await confirmation.getAttribute('aria-invalid')).toBe('true');
+      expect(await confirmation.evaluate((el) => el === document.activeElement)).toBe(true);
+      const described = await confirmation.getAttribute('aria-describedby');
+      expect(await page.locator(`[id="${described}"]`).innerText()).toContain('Паролі не збігаються');
+      await shot('mismatch');
+
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: '12345', confirm: '12345' });
+      await page.keyboard.press('Enter');
+      await expectText(dialog, /Пароль закороткий: потрібно щонайменше 6 символів/);
+      expect(await dialog.getByLabel('Пароль до нового апаратного ключа', { exact: true }).evaluate((el) => el === document.activeElement)).toBe(true);
+      await shot('short-password');
+      expect(posts).toHaveLength(0);
+    });
+
+    it('explains a wrong cloud key password with the attempts left', async () => {
+      const dialog = generateDialog();
+      await fillForm({ cloud: 'Not-The-Password-1', next: NEW_PASSWORD, confirm: NEW_PASSWORD });
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog, /Невірний пароль до поточного ключа у депозитарії\. Залишилось 4 спроби/, 30_000);
+      const field = dialog.getByLabel('Пароль до поточного ключа у депозитарії', { exact: true });
+      expect(await field.inputValue()).toBe('');
+      expect(await field.getAttribute('aria-invalid')).toBe('true');
+      expect(await field.evaluate((el) => el === document.activeElement)).toBe(true);
+      expect(await dialog.getByTestId('live-region').innerText()).toContain('Залишилось 4 спроби');
+      expect(posts).toHaveLength(1);
+      await shot('wrong-password');
+    });
+
+    it('forms the temporary hardware key, shows the steps, and the new row appears in the list', async () => {
+      const dialog = generateDialog();
+      const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
+      await dialog.getByLabel('Пароль до поточного ключа у депозитарії', { exact: true }).fill(env.demoUser.cloudKeyPassword);
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await dialog.getByRole('list', { name: 'Кроки формування ключа' }).waitFor({ timeout: 30_000 });
+      await shot('progress');
+      await expectText(dialog, /Тимчасовий апаратний ключ сформовано\./, 120_000);
+      expect(await dialog.locator('li[data-state]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(['done', 'done', 'done', 'done']);
+      expect(await dialog.getByTestId('live-region').innerText()).toContain('Тимчасовий апаратний ключ сформовано');
+      await shot('completed');
+
+      // What left the page: the new password only as a compact JWE.
+      const body = JSON.parse(posts.at(-1)!.postData()!) as Record<string, string>;
+      expect(body['newKeyPassword']!.split('.')).toHaveLength(5);
+      expect(JSON.stringify(body)).not.toContain(NEW_PASSWORD);
+      expect(body['currentTokenPassword']).toBeUndefined();
+      expect(body['validity']).toBe('base');
+
+      await dialog.getByRole('button', { name: 'Готово' }).click();
+      await until('dialog closed', async () => (await page.locator('dialog[open]').count()) === 0);
+      const keys = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
+      const formed = keys.find((k) => k.kind === 'hardware' && k.temporary)!;
+      expect(formed.baseKeyId).toBe(cloud!.id);
+      expect(formed.status).toBe('active');
+      expect(formed.certificate!.notAfter).toBe(cloud!.certificate!.notAfter);
+      const row = page.locator(`tr[data-key-id="${formed.id}"]`);
+      await row.waitFor();
+      expect(await page.locator('tbody tr[data-key-id]').count()).toBe(2);
+      expect(await row.getAttribute('class')).toContain('keys__row--new');
+      expect(await row.getByTestId('status-badge').innerText()).toBe('Активний');
+      expect(await row.innerText()).toContain('Тимчасовий апаратний ключ');
+      expect((await row.getByTestId('validity').innerText()).replace(/\s+/g, ' ')).toBe(`з ${kyiv(formed.certificate!.notBefore)} по ${kyiv(cloud!.certificate!.notAfter)}`);
+      await shot('keys-after');
+    });
+
+    it('asks for the current token password once the token has one', async () => {
+      await until('token reports its PIN', async () => (await api.call<{ items: Token[] }>('/v1/tokens')).items[0]?.userPinInitialized === true);
+      const dialog = await openGenerateDialog('1 тиждень');
+      await dialog.getByLabel('Поточний пароль токена', { exact: true }).waitFor();
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: 'Token-Pass-2', confirm: 'Token-Pass-2' });
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog, /Введіть поточний пароль токена/);
+      await shot('current-token-password');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+    });
+  });
+
+  describe('when the signing agent goes away', () => {
+    it('explains that the token is gone when the agent stops while the dialog is open', async () => {
+      const dialog = await openGenerateDialog('1 доба');
+      await dialog.getByLabel('Поточний пароль токена', { exact: true }).fill(NEW_PASSWORD);
+      await env.stopAgent();
+      await until('agent offline', async () => (await api.call<{ items: Token[] }>('/v1/tokens')).items.length === 0, 60_000, 1_000);
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: 'Token-Pass-2', confirm: 'Token-Pass-2' });
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog, /Токен більше не доступний/, 30_000);
+      await expectText(dialog, /Встановіть агент підпису, підключіть токен і перезавантажте сторінку/);
+      await shot('token-gone');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+    });
+
+    it('tells how to install the signing agent after a reload with no agent online', async () => {
+      await page.reload();
+      await page.locator('tbody tr[data-key-id]').first().waitFor();
+      const dialog = await openGenerateDialog('1 доба');
+      await dialog.getByTestId('no-agent').waitFor();
+      expect(await dialog.getByTestId('no-agent').innerText()).toContain('Встановіть агент підпису, підключіть токен і перезавантажте сторінку.');
+      const before = posts.length;
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: 'Token-Pass-2', confirm: 'Token-Pass-2' });
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog, /Токен не вибрано/);
+      expect(posts.length).toBe(before);
+      await shot('no-agent');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+    });
+  });
+
+  describe('an organisation key whose certificate ends soon', () => {
+    it('shows the organisation columns and notes the periods cut short by the base certificate', async () => {
+      const now = Date.now();
+      await api.call('/v1/dev/users', {
+        method: 'POST',
+        body: JSON.stringify({
+          fullName: 'Петренко Олена Іванівна', rnokpp: '2222222222', organization: 'ТОВ «Приклад»', edrpou: '12345678', position: 'Директор',
+          cloudKeyPassword: 'Second-Cloud-Key-1',
+          certificate: { notBefore: new Date(now - 86_400_000).toISOString(), notAfter: new Date(now + 3 * 86_400_000).toISOString() },
+        }),
+      });
+      await page.getByRole('button', { name: 'Вийти' }).click();
+      await page.getByLabel('РНОКПП').fill('2222222222');
+      await page.getByRole('button', { name: 'Увійти' }).click();
+      const row = page.locator('tbody tr[data-key-id]').first();
+      await row.waitFor();
+      const cells = await row.getByRole('cell').allInnerTexts();
+      expect(cells[0]).toContain('ТОВ «Приклад»');
+      expect(cells[0]).toContain('12345678');
+      expect(cells[1]).toContain('Петренко Олена Іванівна');
+      expect(cells[1]).toContain('Директор');
+      await cloudMenuButton().click();
+      await page.getByRole('menuitem', { name: /Сформувати тимчасовий апаратний ключ/ }).click();
+      const dialog = validityDialog();
+      const option = (name: string) => dialog.getByRole('radio', { name: new RegExp(name) }).locator('xpath=..');
+      await expectText(option('1 тиждень'), /Строк скорочено до кінця дії основного сертифіката/);
+      await expectText(option('1 місяць'), /Строк скорочено до кінця дії основного сертифіката/);
+      await expectText(option('1 доба'), /з \d/);
+      expect(await option('1 доба').innerText()).not.toContain('Строк скорочено');
+      expect(await option('До кінця дії основного сертифікату').innerText()).not.toContain('Строк скорочено');
+      await dialog.getByRole('radio', { name: /1 місяць/ }).check();
+      await shot('validity-capped');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+    });
+  });
+});
