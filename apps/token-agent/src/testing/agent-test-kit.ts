@@ -22,8 +22,8 @@ export class AgentBus {
 
   private constructor(readonly nc: NatsConnection) {}
 
-  static async connect(url: string): Promise<AgentBus> {
-    const nc = await connect({ servers: url, name: 'agent-test' });
+  static async connect(url: string, auth: { user: string; pass: string } | undefined = undefined): Promise<AgentBus> {
+    const nc = await connect({ servers: url, name: 'agent-test', ...(auth ?? {}) });
     await provisionStreams(nc, defaultStreamSpecs());
     return new AgentBus(nc);
   }
