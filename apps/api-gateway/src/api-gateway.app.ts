@@ -105,8 +105,8 @@ export async function startApiGateway(config: GatewayConfig, options: ApiGateway
       const methods = Array.isArray(route.method) ? route.method : [route.method];
       for (const m of methods) if (m !== 'HEAD' && route.url !== CABINET_ROUTE) served.add(routeKey(m, route.url));
     });
-    fastify.addHook('onSend', async (_request, reply, payload) => {
-      reply.header('x-content-type-options', 'nosniff');
+    fastify.addHook('onSend', async (request, reply, payload) => {
+      reply.header('x-content-type-options', 'nosniff').header('x-request-id', request.id);
       return payload;
     });
     installAuthentication(fastify, authenticator, routes);
