@@ -9,6 +9,7 @@ import { ReadinessRegistry, bootstrapService } from '@thk/service-kit';
 import type { DataSource } from 'typeorm';
 import { BuiltInCertificateAuthority, type ExternalCaKey } from './authority/built-in/built-in-ca.js';
 import type { CertificateAuthority } from './authority/certificate-authority.js';
+import { Pkcs11CaKey } from './authority/pkcs11/pkcs11-ca-key.js';
 import { CaGatewayModule, type CaGatewayServices } from './ca-gateway.module.js';
 import { CertifyCloudKeyService } from './cloud-keys/certify-cloud-key.service.js';
 import type { CaGatewayConfig } from './config/ca-gateway.config.js';
@@ -34,7 +35,7 @@ export interface RunningCaGateway {
 
 export interface CaGatewayStartOptions {
   logger?: Logger;
-  /** A CA key held outside the database (PKCS#11); see `pkcs11-ca-key.ts`. */
+  /** A CA key held outside the database (default: a PKCS#11 token when `config.ca.pkcs11` is set). */
   externalKey?: ExternalCaKey | null;
 }
 
@@ -58,8 +59,10 @@ export async function startCaGateway(config: CaGatewayConfig, options: CaGateway
   let relay: OutboxRelay | undefined;
   let ca: CertificateAuthority | undefined;
   let crl: CrlService | undefined;
+  let externalKey: ExternalCaKey | null = null;
   try {
     const clock = config.clock;
+    externalKey = options.externalKey ?? (config.ca.pkcs11 ? Pkcs11CaKey.open(config.ca.pkcs11, log.child({ component: 'ca-pkcs11' })) : null);
     ca = await BuiltInCertificateAuthority.open(dataSource, {
       kek: config.kek,
       commonName: config.ca.commonName,
@@ -68,7 +71,7 @@ export async function startCaGateway(config: CaGatewayConfig, options: CaGateway
       import: config.ca.import,
       crlUrl: config.crl.url,
       extraPolicyOids: config.policyOids,
-      externalKey: options.externalKey ?? null,
+      externalKey,
       clock,
       logger: log.child({ component: 'ca' }),
     });
@@ -137,7 +140,8 @@ export async function startCaGateway(config: CaGatewayConfig, options: CaGateway
     await crl?.stop().catch(() => undefined);
     await relay?.stop().catch(() => undefined);
     await nats?.close().catch(() => undefined);
-    await ca?.close().catch(() => undefined);
+    if (ca) await ca.close().catch(() => undefined);
+    else await externalKey?.close().catch(() => undefined);
     await dataSource.destroy().catch(() => undefined);
     throw error;
   }
