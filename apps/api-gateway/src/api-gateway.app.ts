@@ -20,6 +20,7 @@ import { ProblemExceptionFilter, sendProblem } from './http/problem.filter.js';
 import { httpMetrics, installRequestLogging } from './http/request-logging.js';
 import { buildOpenApiDocument } from './openapi/openapi.document.js';
 import { RateLimiter } from './rate-limit/token-bucket.js';
+import { AcceptedRequests } from './temporary-hardware-keys/accepted-requests.js';
 
 export const SERVICE_NAME = 'api-gateway';
 
@@ -84,6 +85,7 @@ export async function startApiGateway(config: GatewayConfig, options: ApiGateway
       rpc: new RpcClient(nc, config.rpc.timeoutMs),
       feed,
       limiter: new RateLimiter(() => now().getTime()),
+      acceptedRequests: new AcceptedRequests(() => now().getTime()),
       devIssuer: devKey ? new DevTokenIssuer(devKey, config.auth, now) : null,
       now,
       log,

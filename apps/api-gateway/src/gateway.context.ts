@@ -4,6 +4,7 @@ import type { DevTokenIssuer } from './auth/dev-token-issuer.js';
 import type { GatewayConfig } from './config.js';
 import type { ProgressFeed } from './hardware-key-requests/progress-feed.js';
 import type { RateLimiter } from './rate-limit/token-bucket.js';
+import type { AcceptedRequests } from './temporary-hardware-keys/accepted-requests.js';
 
 /** What the HTTP controllers work with; built by `startApiGateway` and provided under `GATEWAY`. */
 export interface GatewayContext {
@@ -11,6 +12,7 @@ export interface GatewayContext {
   rpc: RpcClient;
   feed: ProgressFeed;
   limiter: RateLimiter;
+  acceptedRequests: AcceptedRequests;
   /** Present in AUTH_MODE=dev only. */
   devIssuer: DevTokenIssuer | null;
   now: () => Date;

@@ -38,9 +38,12 @@ export class TemporaryHardwareKeysHttpController {
     const body = parseInput(formTemporaryHardwareKeyBody, rawBody, 'body');
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaders, { 'Idempotency-Key': headerValue(headers['idempotency-key']) }, 'header');
     const baseKeyId = parseId(keyId);
-    const { perUser, perKey } = this.gw.config.rateLimit;
-    const limited = this.gw.limiter.take([{ key: `user:${user.userId}`, rule: perUser }, { key: `key:${baseKeyId}`, rule: perKey }]);
-    if (!limited.allowed) throw httpError('rate-limited', 'too many calls with a password; retry later', { retryAfterSeconds: limited.retryAfterSeconds });
+    // A retry of an accepted call is answered by issuance from what it stored (no password check): not limited.
+    if (!this.gw.acceptedRequests.has(user.userId, idempotencyKey)) {
+      const { perUser, perKey } = this.gw.config.rateLimit;
+      const limited = this.gw.limiter.take([{ key: `user:${user.userId}`, rule: perUser }, { key: `key:${baseKeyId}`, rule: perKey }]);
+      if (!limited.allowed) throw httpError('rate-limited', 'too many calls with a password; retry later', { retryAfterSeconds: limited.retryAfterSeconds });
+    }
     const accepted = await this.gw.rpc.call(RequestTemporaryHardwareKeyV1, {
       userId: user.userId,
       baseKeyId,
@@ -52,6 +55,7 @@ export class TemporaryHardwareKeysHttpController {
       currentTokenPassword: body.currentTokenPassword ?? null,
       algorithm: body.algorithm ?? 'EC-P256',
     }, { timeoutMs: this.gw.config.rpc.formingTimeoutMs });
+    this.gw.acceptedRequests.remember(user.userId, idempotencyKey);
     reply.header('location', `/v1/hardware-key-requests/${accepted.requestId}`);
     return { requestId: accepted.requestId, status: accepted.status, validity: { notAfter: accepted.validity.notAfter, capped: accepted.validity.capped } };
   }

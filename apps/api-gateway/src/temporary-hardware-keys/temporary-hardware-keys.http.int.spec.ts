@@ -247,9 +247,9 @@ describe('api-gateway: forming a temporary hardware key', () => {
     });
     afterAll(async () => { await limited.close(); });
 
-    const form = async (user: string, key: string) => httpCall(limited.url, {
+    const form = async (user: string, key: string, idem = randomUUID()) => httpCall(limited.url, {
       method: 'POST', url: `/v1/keys/${key}/temporary-hardware-keys`,
-      headers: { authorization: `Bearer ${await h.idp.token(user, { iat: Math.floor(now / 1_000), exp: Math.floor(now / 1_000) + 3_600 })}`, 'idempotency-key': randomUUID() },
+      headers: { authorization: `Bearer ${await h.idp.token(user, { iat: Math.floor(now / 1_000), exp: Math.floor(now / 1_000) + 3_600 })}`, 'idempotency-key': idem },
       payload: body(),
     });
 
@@ -272,6 +272,23 @@ describe('api-gateway: forming a temporary hardware key', () => {
       expectProblem(await form(user, randomUUID()), 429, 'rate-limited');
       // Another user is not affected.
       expect((await form(randomUUID(), randomUUID())).statusCode).toBe(202);
+    });
+
+    it('does not limit the retry of an accepted call (issuance answers it from what it stored)', async () => {
+      const user = randomUUID();
+      const key = randomUUID();
+      const idem = randomUUID();
+      const first = await form(user, key, idem);
+      expect(first.statusCode).toBe(202);
+      expect((await form(user, key)).statusCode).toBe(202);
+      expectProblem(await form(user, key), 429, 'rate-limited');
+      for (let i = 0; i < 3; i++) {
+        const retry = await form(user, key, idem);
+        expect(retry.statusCode).toBe(202);
+        expect(retry.json()).toEqual(first.json());
+      }
+      // The same key from another user is not a retry of this one.
+      expectProblem(await form(randomUUID(), key, idem), 429, 'rate-limited');
     });
 
     it('judges the body before the rate limit (a refused body costs nothing)', async () => {
