@@ -59,6 +59,16 @@ describeWithStack('cabinet page (browser, local stack)', () => {
     await d.getByLabel('Пароль до нового апаратного ключа', { exact: true }).fill(values.next);
     await d.getByLabel('Підтвердження паролю до нового апаратного ключа', { exact: true }).fill(values.confirm);
   };
+  /** Records every distinct set of step states the dialog shows from now on. */
+  const recordSteps = () => page.evaluate(() => {
+    const w = window as unknown as { __steps: string[] };
+    w.__steps = [];
+    new MutationObserver(() => {
+      const now = Array.from(document.querySelectorAll('dialog[open] li[data-state]'), (e) => e.getAttribute('data-state')).join(',');
+      if (now && w.__steps.at(-1) !== now) w.__steps.push(now);
+    }).observe(document.body, { subtree: true, childList: true, attributes: true, attributeFilter: ['data-state'] });
+  });
+  const recordedSteps = () => page.evaluate(() => (window as unknown as { __steps: string[] }).__steps);
   const expectText = async (locator: ReturnType<Page['locator']>, pattern: RegExp, timeout = 15_000) => {
     await until(`text ${pattern}`, async () => pattern.test(await locator.innerText()), timeout, 100);
   };
@@ -210,12 +220,16 @@ describeWithStack('cabinet page (browser, local stack)', () => {
       const dialog = generateDialog();
       const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items;
       await dialog.getByLabel('Пароль до поточного ключа у депозитарії', { exact: true }).fill(env.demoUser.cloudKeyPassword);
+      await recordSteps();
       await dialog.getByRole('button', { name: 'Згенерувати' }).click();
       await dialog.getByRole('list', { name: 'Кроки формування ключа' }).waitFor({ timeout: 30_000 });
       await shot('progress');
       await expectText(dialog, /Тимчасовий апаратний ключ сформовано\./, 120_000);
       expect(await dialog.locator('li[data-state]').evaluateAll((els) => els.map((e) => e.getAttribute('data-state')))).toEqual(['done', 'done', 'done', 'done']);
       expect(await dialog.getByTestId('live-region').innerText()).toContain('Тимчасовий апаратний ключ сформовано');
+      const seen = await recordedSteps();
+      expect(seen[0]).toBe('active,pending,pending,pending');
+      expect(seen.at(-1)).toBe('done,done,done,done');
       await shot('completed');
 
       // What left the page: the new password only as a compact JWE.
@@ -250,6 +264,29 @@ describeWithStack('cabinet page (browser, local stack)', () => {
       await dialog.getByRole('button', { name: 'Згенерувати' }).click();
       await expectText(dialog, /Введіть поточний пароль токена/);
       await shot('current-token-password');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+    });
+  });
+
+  describe('a failure on the token', () => {
+    it('explains a wrong current token password, marks the failed step and offers to try again', async () => {
+      const dialog = await openGenerateDialog('1 тиждень');
+      await dialog.getByLabel('Поточний пароль токена', { exact: true }).fill('Wrong-Token-Pass');
+      await fillForm({ cloud: env.demoUser.cloudKeyPassword, next: 'Token-Pass-2', confirm: 'Token-Pass-2' });
+      await recordSteps();
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog, /Не вдалося сформувати тимчасовий апаратний ключ\./, 120_000);
+      expect(await dialog.innerText()).toContain('Невірний поточний пароль токена');
+      expect(await dialog.getByTestId('live-region').innerText()).toContain('Невірний поточний пароль токена');
+      const seen = await recordedSteps();
+      expect(seen[0]).toBe('active,pending,pending,pending');
+      expect(seen.at(-1)).toBe('done,failed,pending,pending');
+      const body = JSON.parse(posts.at(-1)!.postData()!) as Record<string, string>;
+      expect(body['currentTokenPassword']!.split('.')).toHaveLength(5);
+      expect(JSON.stringify(body)).not.toContain('Wrong-Token-Pass');
+      await shot('token-failure');
+      await dialog.getByRole('button', { name: 'Спробувати ще раз' }).click();
+      await dialog.getByLabel('Поточний пароль токена', { exact: true }).waitFor();
       await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
     });
   });
