@@ -44,6 +44,8 @@ export type ProblemCode = keyof typeof problemCodes;
 const aliases: Record<string, ProblemCode> = {
   // The depository's KDF pool is saturated: a transient condition, like a slow service.
   'busy': 'service-unavailable',
+  // The issuing CA's own certificate ends within the minimum validity: an operations problem, not the user's.
+  'issuer-certificate-expiring': 'service-unavailable',
   // accounts outside development mode: the dev routes' backing call does not exist either.
   'not-available': 'not-found',
 };
