@@ -142,6 +142,13 @@ export function failureMessage(code: string): string {
   }
 }
 
-export const COMPENSATED_NOTE = 'Усе, що встигли зробити, скасовано: згенерований ключ видалено з токена, виданий сертифікат відкликано.';
+/** What the compensations undid, from the states the request reached before it failed. */
+export function compensationNote(reached: readonly string[]): string {
+  const undone: string[] = [];
+  if (reached.includes('key-generated')) undone.push('згенерований ключ видалено з токена');
+  if (reached.includes('certificate-issued')) undone.push('виданий сертифікат відкликано');
+  if (undone.length === 0) return 'Ключ на токені не створено, сертифікат не видано: основний ключ і токен залишилися без змін.';
+  return `Виконані кроки скасовано: ${undone.join(', ')}.`;
+}
 
 export const NO_AGENT_MESSAGE = 'Токен не знайдено. Встановіть агент підпису, підключіть токен і перезавантажте сторінку.';

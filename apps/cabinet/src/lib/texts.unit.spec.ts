@@ -1,5 +1,5 @@
 import type { KeyAccount } from '../api/types.js';
-import { cappedNote, failureMessage, kindLabel, MENU, organizationText, problemMessage, unavailableReason } from './texts.js';
+import { cappedNote, compensationNote, failureMessage, kindLabel, MENU, organizationText, problemMessage, unavailableReason } from './texts.js';
 
 const cloudKey: KeyAccount = {
   id: '7f7c0e4e-8f3c-4a0b-9d56-3b8a1c2d4e5f', kind: 'cloud', temporary: false, baseKeyId: null,
@@ -71,6 +71,16 @@ describe('texts', () => {
       expect(cappedNote({ capped: false, cappedBy: null })).toBeNull();
       expect(cappedNote({ capped: true, cappedBy: 'base-certificate' })).toContain('основного сертифіката');
       expect(cappedNote({ capped: true, cappedBy: 'issuer' })).toContain('центру сертифікації');
+    });
+  });
+
+  describe('compensationNote', () => {
+    it('says only what was really undone', () => {
+      expect(compensationNote(['requested', 'key-generating', 'compensating', 'failed'])).toContain('без змін');
+      expect(compensationNote(['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'compensating', 'failed']))
+        .toBe('Виконані кроки скасовано: згенерований ключ видалено з токена.');
+      expect(compensationNote(['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'compensating', 'failed']))
+        .toBe('Виконані кроки скасовано: згенерований ключ видалено з токена, виданий сертифікат відкликано.');
     });
   });
 });

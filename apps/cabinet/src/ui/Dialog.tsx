@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- off for .ts in eslint.config.mjs; the same house rule for .tsx */
 // A modal dialog on the native <dialog> (showModal: top layer, the page behind it inert) with
 // aria-modal, a labelled title, Tab kept inside, Escape to close and focus returned on close.
 import type { ComponentChildren } from 'preact';

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- off for .ts in eslint.config.mjs; the same house rule for .tsx */
 // The generation dialog: passwords, the token found by the signing agent, the new token password
 // checked and sealed in the page, then the saga's progress as steps until the key is formed.
 import type { ComponentChildren } from 'preact';
@@ -8,7 +9,7 @@ import type { KeyAccount, ProgressEvent, Token, Validity, ValidityPreview } from
 import { formatKyivDateTime, formatKyivTime, formatValidity } from '../lib/dates.js';
 import { latestStatus, progressSteps, STATUS_TEXT } from '../lib/progress-steps.js';
 import { SealError, sealPassword } from '../lib/seal.js';
-import { COMPENSATED_NOTE, failureMessage, NO_AGENT_MESSAGE, problemMessage, VALIDITY_OPTIONS } from '../lib/texts.js';
+import { compensationNote, failureMessage, NO_AGENT_MESSAGE, problemMessage, VALIDITY_OPTIONS } from '../lib/texts.js';
 import { firstInvalidField, PIN_POLICY, validateGenerationForm, type FieldErrors, type FieldName } from '../lib/validation.js';
 import { Dialog } from './Dialog.js';
 
@@ -289,7 +290,7 @@ export function GenerateDialog({ api, keyAccount, validity, preview, onClose, on
         {phase.phase === 'failed' && (
           <div class="alert alert--error">
             <strong>Не вдалося сформувати тимчасовий апаратний ключ.</strong> {phase.lost ? problemMessage({ status: 0, code: phase.code }) : failureMessage(phase.code)}
-            {!phase.lost && phase.events.some((e) => e.status === 'compensating') && <p class="alert__more">{COMPENSATED_NOTE}</p>}
+            {!phase.lost && <p class="alert__more">{compensationNote(phase.events.map((e) => e.status))}</p>}
           </div>
         )}
       </div>

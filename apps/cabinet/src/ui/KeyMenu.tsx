@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- off for .ts in eslint.config.mjs; the same house rule for .tsx */
 // The three-dots menu of one key: every item of the seed's menu, enabled from the key's `actions`
 // and visibly disabled otherwise (with the reason). ARIA menu button pattern with arrow keys.
 import { useId, useLayoutEffect, useRef, useState } from 'preact/hooks';

@@ -1,3 +1,4 @@
+/* eslint-disable @typescript-eslint/no-non-null-assertion -- off for .ts in eslint.config.mjs; the same house rule for .tsx */
 // «Строк дії апаратного ключа»: the four options, each with the dates the preview gives for it
 // and a note when the period was cut short; Закрити / Згенерувати.
 import { useEffect, useId, useState } from 'preact/hooks';
