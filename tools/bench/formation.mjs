@@ -1,0 +1,253 @@
+#!/usr/bin/env node
+// Benchmark: forming temporary hardware keys through the HTTP API with N token agents (SoftHSM2 tokens
+// on tmpfs), at concurrency 1 and at saturation — latency from the POST to `completed` (SSE) and keys
+// formed per second — beside an in-process baseline that does the same irreducible work with no
+// services between the steps: the depository's KDF at the same parameters (scrypt N=2^17, r=8, p=1,
+// bounded by a pool of the core count) with the key's decryption and the authorization's signature,
+// the token operations (login, PIN change, key generation, evidence, token-signed CSR, certificate
+// object), the CA's checks and certificate signature, and one durable write (a committed transaction)
+// per state change of the saga.
+//
+//   node tools/bench/formation.mjs [--agents 4] [--sequential 12] [--per-agent 6]
+//
+// Needs what `npm start` needs (it builds the services); uses a private nats-server, fresh databases on
+// the local PostgreSQL (dropped at the end) and a stack directory on /dev/shm.
+import { register } from 'node:module';
+import { spawn, execFileSync } from 'node:child_process';
+import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, randomUUID, scrypt, createPrivateKey } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { availableParallelism, cpus, loadavg } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs, promisify } from 'node:util';
+
+register('./ts-hooks.mjs', import.meta.url);
+await import('reflect-metadata');
+
+const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '12' }, 'per-agent': { type: 'string', default: '6' } } });
+const AGENTS = Number(args.agents);
+const SEQUENTIAL = Number(args.sequential);
+const PER_AGENT = Number(args['per-agent']);
+const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'completed'];
+
+const { startStack, DEMO_AGENT_ID } = await import('../stack/stack.mjs');
+const { sealTo, followEvents } = await import('../stack/demo-flow.mjs');
+const { createTestDatabase, startTestNats, freePort } = await import('@thk/testing');
+const { Pkcs11Module, createTokenCsr } = await import('@thk/pkcs11');
+const { signCertificate, createTestCa, parseCsr, randomSerial, verifyCsrSignatureAsync } = await import('@thk/pki');
+const { CompactSign, compactVerify } = await import('jose');
+const pg = (await import('pg')).default;
+
+const scryptAsync = promisify(scrypt);
+const KDF = { N: 2 ** 17, r: 8, p: 1, maxmem: 256 * 1024 * 1024 };
+const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.min(s.length - 1, Math.ceil((p / 100) * s.length) - 1)]; };
+const stats = (xs) => ({ n: xs.length, p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), max: Math.max(...xs) });
+const fmt = (ms) => `${ms.toFixed(0).padStart(5)} ms`;
+const log = (m) => console.log(m);
+
+/** A semaphore: the depository's KDF pool (about the core count). */
+function pool(size) {
+  let free = size; const waiters = [];
+  return async (fn) => {
+    if (free > 0) free--; else await new Promise((r) => waiters.push(r));
+    try { return await fn(); } finally { const next = waiters.shift(); if (next) next(); else free++; }
+  };
+}
+
+function softhsmToken(dir, label, soPin) {
+  mkdirSync(join(dir, 'tokens'), { recursive: true });
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  const module = ['/usr/lib/softhsm/libsofthsm2.so', '/usr/lib/x86_64-linux-gnu/softhsm/libsofthsm2.so'].find((p) => existsSync(p));
+  const env = { ...process.env, SOFTHSM2_CONF: conf };
+  const listing = execFileSync('pkcs11-tool', ['--module', module, '-L'], { env, encoding: 'utf8' });
+  const free = /Slot \d+ \((0x[0-9a-f]+)\)[^\n]*\n\s*token state:\s*uninitialized/i.exec(listing);
+  execFileSync('pkcs11-tool', ['--module', module, '--slot', free[1], '--init-token', '--label', label, '--so-pin', soPin], { env, stdio: 'ignore' });
+  return { conf, module };
+}
+
+// ───────────────────────────── the system, through HTTP ─────────────────────────────
+async function benchSystem(shm) {
+  const nats = await startTestNats();
+  const dbs = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`bench_${n}`)));
+  const stack = await startStack({
+    stackDir: join(shm, 'stack'), natsUrl: nats.url, databaseUrl: dbs[0].url.replace(/\/[^/]+$/, '/postgres'),
+    databases: { accounts: dbs[0].url, issuance: dbs[1].url, ca: dbs[2].url },
+    ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
+    quiet: true, log: () => undefined,
+    gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
+    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn' },
+  });
+  const extra = [];
+  try {
+    const { connect } = await import('@nats-io/transport-node');
+    const nc = await connect({ servers: nats.url });
+    for (let i = 1; i < AGENTS; i++) {
+      const agentId = `bench-agent-${i}`;
+      const soPin = randomBytes(6).toString('hex');
+      const t = softhsmToken(join(shm, agentId), `bench${i}`, soPin);
+      const r = await nc.request('accounts.rpc.register-agent.v1', JSON.stringify({ agentId, userId: stack.userId }), { timeout: 10_000 });
+      if (!r.json().ok) throw new Error(`register ${agentId}: ${JSON.stringify(r.json())}`);
+      extra.push(spawn(process.execPath, ['apps/token-agent/dist/main.js', 'run'], {
+        stdio: 'ignore',
+        env: { ...process.env, NATS_URL: nats.url, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: 'reinitialize', SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: '5', LOG_LEVEL: 'warn' },
+      }));
+    }
+    await nc.close();
+    const base = stack.gatewayUrl;
+    const session = await (await fetch(`${base}/v1/dev/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rnokpp: '1111111111' }) })).json();
+    const auth = { authorization: `Bearer ${session.accessToken}` };
+    let tokens = [];
+    for (let i = 0; i < 100 && tokens.length < AGENTS; i++) {
+      tokens = (await (await fetch(`${base}/v1/tokens`, { headers: auth })).json()).items;
+      if (tokens.length < AGENTS) await new Promise((r) => setTimeout(r, 300));
+    }
+    if (tokens.length < AGENTS) throw new Error(`only ${tokens.length} of ${AGENTS} tokens came online`);
+    const keys = (await (await fetch(`${base}/v1/keys`, { headers: auth })).json()).items;
+    const cloud = keys.find((k) => k.kind === 'cloud');
+    const pins = new Map();
+    let counter = 0;
+    const form = async (tok) => {
+      const newPin = `Bench-Pin-${++counter}`;
+      const current = pins.get(tok.tokenId);
+      const body = {
+        validity: 'P1D', tokenId: tok.tokenId, cloudKeyPassword: 'Demo-Cloud-Key-1', newKeyPassword: await sealTo(tok.agentKey, newPin),
+        ...(current ? { currentTokenPassword: await sealTo(tok.agentKey, current) } : {}),
+      };
+      const t0 = performance.now();
+      const res = await fetch(`${base}/v1/keys/${cloud.id}/temporary-hardware-keys`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: JSON.stringify(body) });
+      const accepted = await res.json();
+      if (res.status !== 202) throw new Error(`POST → ${res.status} ${JSON.stringify(accepted)}`);
+      const events = await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, undefined, 120_000);
+      const ms = performance.now() - t0;
+      const last = events.at(-1)?.json;
+      if (last?.status !== 'completed') throw new Error(`request ended ${last?.status}: ${JSON.stringify(last?.failure)}`);
+      pins.set(tok.tokenId, newPin);
+      return ms;
+    };
+    await form(tokens[0]); // warm-up: first PIN set, JIT, connections
+    for (const t of tokens.slice(1)) await form(t);
+    const sequential = [];
+    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await form(tokens[0]));
+    const saturated = [];
+    const t0 = performance.now();
+    await Promise.all(tokens.map(async (tok) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await form(tok)); }));
+    const wall = (performance.now() - t0) / 1000;
+    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length };
+  } finally {
+    for (const c of extra) c.kill('SIGTERM');
+    await stack.stop();
+    await nats.stop();
+    await Promise.all(dbs.map((d) => d.drop()));
+  }
+}
+
+// ───────────────────────────── the baseline, in one process ─────────────────────────────
+async function benchBaseline(shm) {
+  const db = await createTestDatabase('bench_baseline');
+  const client = new pg.Pool({ connectionString: db.url, max: AGENTS + 2 });
+  await client.query('CREATE TABLE saga (id uuid PRIMARY KEY, state text NOT NULL, version int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())');
+  const ca = await createTestCa({ commonName: 'Baseline CA' });
+  const caSigner = ca.signer;
+  const kdfPool = pool(availableParallelism());
+  // The cloud key as the depository keeps it: P-256 PKCS#8 under AES-256-GCM with a scrypt-derived key.
+  const password = 'Demo-Cloud-Key-1';
+  const salt = randomBytes(16);
+  const cloud = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+  const kek = await scryptAsync(password, salt, 32, KDF);
+  const iv = randomBytes(12);
+  const c = createCipheriv('aes-256-gcm', kek, iv);
+  const sealed = Buffer.concat([c.update(cloud.privateKey.export({ format: 'der', type: 'pkcs8' })), c.final()]);
+  const tag = c.getAuthTag();
+  const tokens = [];
+  for (let i = 0; i < AGENTS; i++) {
+    const t = softhsmToken(join(shm, `baseline-${i}`), `base${i}`, 'so-pin-1234');
+    tokens.push(t);
+  }
+  // SoftHSM reads SOFTHSM2_CONF once per process: one conf listing one token dir per process. Use one
+  // directory with AGENTS tokens instead, so that all tokens live in this process's module.
+  const dir = join(shm, 'baseline-all');
+  mkdirSync(join(dir, 'tokens'), { recursive: true });
+  const conf = join(dir, 'softhsm2.conf');
+  writeFileSync(conf, `directories.tokendir = ${join(dir, 'tokens')}\nobjectstore.backend = file\nlog.level = ERROR\n`);
+  for (let i = 0; i < AGENTS; i++) execFileSync('softhsm2-util', ['--init-token', '--free', '--label', `baseline${i}`, '--so-pin', 'so-pin-1234', '--pin', 'Base-Pin-0'], { env: { ...process.env, SOFTHSM2_CONF: conf }, stdio: 'ignore' });
+  process.env.SOFTHSM2_CONF = conf;
+  const module = Pkcs11Module.open(tokens[0].module);
+  const slots = module.tokens().filter((t) => t.label.startsWith('baseline'));
+  const pins = new Map(slots.map((s) => [s.slotId, 'Base-Pin-0']));
+  let n = 0;
+  const formOnce = async (slot) => {
+    const t0 = performance.now();
+    const id = randomUUID();
+    const write = async (state, version) => {
+      if (version === 0) await client.query('INSERT INTO saga (id, state, version) VALUES ($1, $2, 0)', [id, state]);
+      else await client.query('UPDATE saga SET state = $2, version = $3, updated_at = now() WHERE id = $1', [id, state, version]);
+    };
+    // depository: KDF (bounded pool), decrypt, sign the authorization
+    const key = await kdfPool(() => scryptAsync(password, salt, 32, KDF));
+    const d = createDecipheriv('aes-256-gcm', key, iv); d.setAuthTag(tag);
+    const pkcs8 = Buffer.concat([d.update(sealed), d.final()]);
+    const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify({ jti: id, sub: 'u', exp: Math.floor(Date.now() / 1000) + 300 })))
+      .setProtectedHeader({ alg: 'ES256' }).sign(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }));
+    await write(STATES[0], 0);
+    await write(STATES[1], 1);
+    // token: login, PIN change, key pair, evidence, CSR signed on the token
+    const session = module.openSession(slot.slotId, { readWrite: true });
+    const newPin = `Base-Pin-${++n}`;
+    session.login(pins.get(slot.slotId));
+    session.setPin(pins.get(slot.slotId), newPin);
+    pins.set(slot.slotId, newPin);
+    const pair = await session.generateKeyPair({ algorithm: 'EC-P256', id: randomBytes(8), label: `baseline-${id.slice(0, 8)}` });
+    const csr = await createTokenCsr({ session, keyPair: pair, name: [{ '2.5.4.3': [{ utf8String: 'Тест Тест Тест' }] }, { '2.5.4.6': [{ printableString: 'UA' }] }] });
+    await write(STATES[2], 2);
+    await write(STATES[3], 3);
+    // CA: proof of possession, the authorization, the certificate
+    const parsed = parseCsr(new Uint8Array(csr.rawData));
+    if (!(await verifyCsrSignatureAsync(parsed))) throw new Error('CSR signature does not verify');
+    await compactVerify(jws, cloud.publicKey);
+    const now = new Date();
+    const der = await signCertificate({ serial: randomSerial(), issuer: ca.subject, subject: parsed.subject, notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), spki: parsed.spki, extensions: [] }, caSigner);
+    await write(STATES[4], 4);
+    await write(STATES[5], 5);
+    // token: the certificate under the key's ID
+    session.createCertificate({ id: pair.id, label: pair.label, der: Buffer.from(der) });
+    session.logout();
+    session.close();
+    await write(STATES[6], 6);
+    return performance.now() - t0;
+  };
+  try {
+    await formOnce(slots[0]);
+    const sequential = [];
+    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await formOnce(slots[0]));
+    const saturated = [];
+    const t0 = performance.now();
+    await Promise.all(slots.map(async (slot) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await formOnce(slot)); }));
+    const wall = (performance.now() - t0) / 1000;
+    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length };
+  } finally {
+    module.close();
+    await client.end();
+    await db.drop();
+  }
+}
+
+const shm = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : '/tmp', 'thk-bench-'));
+try {
+  log(`formation benchmark: ${AGENTS} agents/tokens on ${shm}, ${SEQUENTIAL} sequential, ${PER_AGENT} per agent at saturation`);
+  log(`machine: ${cpus().length} × ${cpus()[0]?.model}; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  log('KDF: scrypt N=2^17 r=8 p=1 (the depository\'s parameters), pool of ' + availableParallelism());
+  const baseline = await benchBaseline(shm);
+  log('baseline done');
+  const system = await benchSystem(shm);
+  const row = (name, r) => `${name.padEnd(30)} ${fmt(r.sequential.p50)} ${fmt(r.sequential.p95)} ${fmt(r.sequential.p99)}   ${fmt(r.saturated.p50)} ${fmt(r.saturated.p99)}   ${r.throughput.toFixed(2).padStart(6)}/s`;
+  log('\n                               ── concurrency 1 ──────────   ── saturation ───   keys/s');
+  log(`${''.padEnd(30)}      p50      p95      p99        p50      p99`);
+  log(row('baseline (in-process)', baseline));
+  log(row('system (HTTP → completed)', system));
+  log(`\nthroughput: system / baseline = ${(100 * system.throughput / baseline.throughput).toFixed(0)} %   (target ≥ 50 %)`);
+  log(`p99 at concurrency 1: system ${system.sequential.p99.toFixed(0)} ms vs baseline ${baseline.sequential.p99.toFixed(0)} ms + 50 ms = ${(baseline.sequential.p99 + 50).toFixed(0)} ms   (${system.sequential.p99 <= baseline.sequential.p99 + 50 ? 'met' : 'NOT met'}; overhead ${(system.sequential.p99 - baseline.sequential.p99).toFixed(0)} ms)`);
+  log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+} finally {
+  rmSync(shm, { recursive: true, force: true });
+}
