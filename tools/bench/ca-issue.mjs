@@ -4,7 +4,10 @@
 // Postgres, then CertificateIssued published to JetStream by the outbox relay), next to
 // `openssl speed -seconds 3 ecdsap256` on the same machine in the same run. Target: ≥ 1,000/s.
 //
-//   node tools/bench/ca-issue.mjs [--count 5000] [--concurrency 64] [--pool 20] [--bases 50] [--profile out.cpuprofile]
+//   node tools/bench/ca-issue.mjs [--count 5000] [--concurrency 64] [--pool 20] [--bases 50] [--replicas 1] [--profile out.cpuprofile]
+//
+// --replicas N > 1 runs N gateway processes sharing the durable consumer (as a deployment scales
+// out); 1 runs the gateway inside this process.
 //
 // How: the gateway is started once to certify base (cloud) keys; N complete IssueCertificate
 // commands (fresh P-256 token key, CSR, ES256 authorization) are prepared and published to the CA
@@ -30,12 +33,14 @@ const { values: args } = parseArgs({
     pool: { type: 'string', default: '20' },
     bases: { type: 'string', default: '50' },
     profile: { type: 'string' },
+    replicas: { type: 'string', default: '1' },
   },
 });
 const COUNT = Number(args.count);
 const CONCURRENCY = Number(args.concurrency);
 const POOL = Number(args.pool);
 const BASES = Number(args.bases);
+const REPLICAS = Number(args.replicas);
 
 process.env.LOG_LEVEL ??= 'silent';
 const { CaGatewayHarness } = await import('../../apps/ca-gateway/src/testing/ca-gateway-harness.ts');
@@ -58,7 +63,7 @@ function opensslSpeed() {
 
 const fmt = (n, d = 0) => n.toLocaleString('en-US', { maximumFractionDigits: d, minimumFractionDigits: d });
 
-console.log(`ca-issue benchmark: ${COUNT} certificates, consumer concurrency ${CONCURRENCY}, DB pool ${POOL}`);
+console.log(`ca-issue benchmark: ${COUNT} certificates, ${REPLICAS} gateway replica(s), consumer concurrency ${CONCURRENCY}, DB pool ${POOL}`);
 console.log(`machine: ${availableParallelism()} cores (${cpus()[0]?.model}), load average ${loadavg().map((l) => l.toFixed(2)).join(' ')}, node ${process.version}`);
 
 console.log('\n[1/4] openssl speed -seconds 3 ecdsap256 …');
@@ -136,13 +141,33 @@ try {
   }
   const cpu0 = process.cpuUsage();
   const start = performance.now();
-  h.gateway = await startCaGateway(h.config, { logger: createLogger('ca-bench', { level: 'silent' }) });
+  const children = [];
+  if (REPLICAS > 1) {
+    const { fork } = await import('node:child_process');
+    const benchConfig = JSON.stringify({
+      databaseUrl: db.url, natsUrl: nats.url, kek: h.config.kek.key.toString('base64'), kekId: h.config.kek.id,
+      consumerConcurrency: CONCURRENCY, dbPoolSize: POOL, ca: h.config.ca,
+    });
+    const url = new URL('./ca-replica.mjs', import.meta.url);
+    for (let i = 0; i < REPLICAS; i++) {
+      const child = fork(url, [], { execArgv: ['--import', new URL('./ca-register.mjs', import.meta.url).href], env: { ...process.env, CA_BENCH_CONFIG: benchConfig }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+      children.push({ child, ready: new Promise((r) => child.on('message', (m) => { if (m.ready) r(); })) });
+    }
+    await Promise.all(children.map((c) => c.ready));
+  } else {
+    h.gateway = await startCaGateway(h.config, { logger: createLogger('ca-bench', { level: 'silent' }) });
+  }
   const started = performance.now();
   const timeout = setTimeout(() => resolveDone(), Math.max(60_000, COUNT * 20));
   await done;
   clearTimeout(timeout);
   const end = performance.now();
-  const cpu = process.cpuUsage(cpu0);
+  let cpu = process.cpuUsage(cpu0);
+  if (children.length) {
+    const childCpu = await Promise.all(children.map(({ child }) => new Promise((r) => { child.on('message', (m) => { if (m.stopped) r(m.cpuMs); }); child.send({ stop: true }); })));
+    cpu = { user: cpu.user + childCpu.reduce((a, b) => a + b, 0) * 1000, system: cpu.system };
+    h.gateway = await startCaGateway(h.config, { logger: createLogger('ca-bench', { level: 'silent' }) });
+  }
   sub.unsubscribe();
   if (session) {
     const { profile } = await session.post('Profiler.stop');
@@ -159,7 +184,7 @@ try {
   const steady = (lastAt - firstAt) / 1000;
   console.log(`  answered ${issued + rejected}/${COUNT}: ${issued} issued, ${rejected} refused; registry rows ${rows}, issued decisions ${decisions}`);
   console.log(`  gateway start ${fmt(started - start)} ms; first certificate ${fmt(firstAt - start)} ms after start; last ${fmt(end - start)} ms after start`);
-  console.log(`  bench process CPU (gateway + event tap): ${fmt((cpu.user + cpu.system) / 1000 / COUNT, 3)} ms per certificate`);
+  console.log(`  CPU of the gateway process(es) and the event tap: ${fmt((cpu.user + cpu.system) / 1000 / COUNT, 3)} ms per certificate`);
 
   console.log('\n[4/4] results');
   const rateTotal = issued / total;
