@@ -174,7 +174,18 @@ describeWithStack('cabinet page (browser, local stack)', () => {
       const tokens = (await api.call<{ items: Token[] }>('/v1/tokens')).items;
       expect(tokens).toHaveLength(1);
       expect(tokens[0]!.userPinInitialized).toBe(false);
-      const dialog = await openGenerateDialog();
+      // By keyboard: menu button → last item → Enter; arrows through the options; Enter.
+      await cloudMenuButton().focus();
+      await page.keyboard.press('ArrowUp');
+      await page.keyboard.press('Enter');
+      await validityDialog().waitFor();
+      expect(await validityDialog().getByRole('radio', { name: /1 доба/ }).evaluate((el) => el === document.activeElement)).toBe(true);
+      for (let i = 0; i < 3; i++) await page.keyboard.press('ArrowDown');
+      expect(await validityDialog().getByRole('radio', { name: /До кінця дії основного сертифікату/ }).isChecked()).toBe(true);
+      await expectText(validityDialog(), /Сертифікат діятиме з \d/);
+      await page.keyboard.press('Enter');
+      const dialog = generateDialog();
+      await dialog.waitFor();
       expect(await dialog.getAttribute('aria-modal')).toBe('true');
       await expect(dialog.getByLabel('Токен', { exact: true }).inputValue()).resolves.toBe(tokens[0]!.display);
       expect(await dialog.getByLabel('Поточний пароль токена').count()).toBe(0);

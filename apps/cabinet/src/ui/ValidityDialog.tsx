@@ -1,7 +1,7 @@
 /* eslint-disable @typescript-eslint/no-non-null-assertion -- off for .ts in eslint.config.mjs; the same house rule for .tsx */
 // «Строк дії апаратного ключа»: the four options, each with the dates the preview gives for it
 // and a note when the period was cut short; Закрити / Згенерувати.
-import { useEffect, useId, useState } from 'preact/hooks';
+import { useEffect, useId, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import type { KeyAccount, Validity, ValidityPreview } from '../api/types.js';
 import { formatValidity } from '../lib/dates.js';
@@ -24,6 +24,8 @@ export function ValidityDialog({ api, keyAccount, onClose, onConfirm }: Validity
   });
   const descId = useId();
   const summaryId = useId();
+  const formId = useId();
+  const firstOption = useRef<HTMLInputElement>(null);
 
   useEffect(() => {
     const abort = new AbortController();
@@ -47,19 +49,14 @@ export function ValidityDialog({ api, keyAccount, onClose, onConfirm }: Validity
   const footer = (
     <>
       <button type="button" class="button button--secondary" onClick={onClose}>Закрити</button>
-      <button
-        type="button"
-        class="button button--primary"
-        disabled={current.state !== 'ready'}
-        onClick={() => current.state === 'ready' && onConfirm(selected, current.preview)}
-      >
+      <button type="submit" form={formId} class="button button--primary" disabled={current.state !== 'ready'}>
         Згенерувати
       </button>
     </>
   );
 
   return (
-    <Dialog title="Строк дії апаратного ключа" onClose={onClose} footer={footer} describedBy={descId} testId="validity-dialog">
+    <Dialog title="Строк дії апаратного ключа" onClose={onClose} footer={footer} describedBy={descId} initialFocus={firstOption} testId="validity-dialog">
       <p id={descId} class="dialog__lead">
         Оберіть строк дії сертифіката тимчасового апаратного ключа. Він не може діяти довше за сертифікат основного ключа
         {keyAccount.certificate ? <> (<span class="nowrap">{formatValidity(keyAccount.certificate)}</span>)</> : null}.
@@ -67,6 +64,7 @@ export function ValidityDialog({ api, keyAccount, onClose, onConfirm }: Validity
       {allSameError ? (
         <div class="alert alert--error" role="alert">{errors[0]!.message}</div>
       ) : (
+        <form id={formId} onSubmit={(e) => { e.preventDefault(); if (current.state === 'ready') onConfirm(selected, current.preview); }}>
         <fieldset class="options" aria-describedby={summaryId}>
           <legend class="visually-hidden">Строк дії</legend>
           {VALIDITY_OPTIONS.map(({ value, label }) => {
@@ -74,7 +72,7 @@ export function ValidityDialog({ api, keyAccount, onClose, onConfirm }: Validity
             const note = p.state === 'ready' ? cappedNote(p.preview) : null;
             return (
               <label class={`option${selected === value ? ' option--selected' : ''}`} key={value}>
-                <input type="radio" name="validity" value={value} checked={selected === value} onChange={() => setSelected(value)} />
+                <input ref={value === 'P1D' ? firstOption : undefined} type="radio" name="validity" value={value} checked={selected === value} onChange={() => setSelected(value)} />
                 <span class="option__text">
                   <span class="option__label">{label}</span>
                   <span class="option__detail">
@@ -88,6 +86,7 @@ export function ValidityDialog({ api, keyAccount, onClose, onConfirm }: Validity
             );
           })}
         </fieldset>
+        </form>
       )}
       <p id={summaryId} class="dialog__hint" aria-live="polite">
         {current.state === 'ready'
