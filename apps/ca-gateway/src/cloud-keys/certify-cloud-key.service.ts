@@ -3,6 +3,7 @@ import { AppError, type Logger } from '@thk/core';
 import { parseCsr, personSubjectToNameDer, PkiError, spkiFingerprint, verifyCsrSignature, nameToString, type Bytes, type ParsedCsr } from '@thk/pki';
 import type { DataSource } from 'typeorm';
 import type { CertificateAuthority } from '../authority/certificate-authority.js';
+import { caMetrics } from '../metrics.js';
 import { summaryOf, type CertificateRegistry } from '../registry/certificate-registry.js';
 
 /**
@@ -65,6 +66,7 @@ export class CertifyCloudKeyService {
         if (attempt === 0 && ((error as { code?: string }).code === '23505' || (error as { driverError?: { code?: string } }).driverError?.code === '23505')) continue;
         throw error;
       }
+      caMetrics.issued.inc({ profile: 'cloud-key' });
       this.log.info({ keyId: req.keyId, serialNumber: row.serialNumber, notBefore: row.notBefore.toISOString(), notAfter: row.notAfter.toISOString() }, 'development cloud key certified');
       return { certificate: summaryOf({ ...row, der: Buffer.from(row.der), revokedAt: null, revocationReason: null }) };
     }

@@ -62,6 +62,8 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
       const qc = parsed.extensions.find((e) => e.oid === OID.qcStatements)!;
       expect(Buffer.from(qc.value).toString('hex')).toContain('0604008e460104'); // QcSSCD 0.4.0.1862.1.4
       expect(Buffer.from(qc.value).toString('hex')).toContain('0604008e460101'); // QcCompliance
+      const metrics = await (await fetch(`${h.gateway.url}/metrics`)).text();
+      expect(metrics).toMatch(/ca_certificates_issued_total\{profile="temporary-hardware-key"\} [1-9]/);
     });
 
     it('leaves QcSSCD out when the key lacks on-token evidence', async () => {

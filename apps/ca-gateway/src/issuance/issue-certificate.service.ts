@@ -13,6 +13,7 @@ import type { CertificateRegistry, IssueDecisionRow, NewCertificate } from '../r
 import { summaryOf } from '../registry/certificate-registry.js';
 import { CA_COMMANDS_DURABLE } from '../revocation/revoke-certificate.service.js';
 import { Batcher, type Settled } from './batcher.js';
+import { caMetrics } from '../metrics.js';
 import { checkWindow } from './window-check.js';
 
 export type IssueOutcome = { kind: 'issued'; serialNumber: string } | { kind: 'rejected'; code: CertificateRejectionCode } | { kind: 'duplicate' };
@@ -106,8 +107,10 @@ export class IssueCertificateService {
     const outcome = await this.writes.submit(write);
     if (outcome.kind === 'duplicate') return outcome;
     if (write.kind === 'issue') {
+      caMetrics.issued.inc({ profile: 'temporary-hardware-key' });
       this.log.info({ requestId: examined.cmd.requestId, serialNumber: write.certificate.serialNumber, notAfter: write.certificate.notAfter.toISOString(), qcSscd: write.certificate.qcSscd }, 'certificate issued');
     } else if (write.kind === 'reject') {
+      caMetrics.rejected.inc({ code: write.code });
       this.log.warn({ requestId: examined.cmd.requestId, code: write.code }, `certificate refused: ${write.message}`);
     } else {
       this.log.info({ requestId: examined.cmd.requestId, answer: outcome.kind }, 'request id decided before: answered again without a new decision');

@@ -4,6 +4,7 @@ import { createEnvelope } from '@thk/messaging';
 import { UnitOfWork } from '@thk/persistence';
 import { normalizeSerialHex } from '@thk/pki';
 import type { CertificateRegistry } from '../registry/certificate-registry.js';
+import { caMetrics } from '../metrics.js';
 import type { CrlService } from './crl.service.js';
 
 export const CA_COMMANDS_DURABLE = 'ca-gateway-commands';
@@ -49,6 +50,7 @@ export class RevokeCertificateService {
       return outcome;
     }, { inbox: { consumer: CA_COMMANDS_DURABLE, messageId: envelope.id } });
     const outcome = result.applied ? result.value : 'duplicate';
+    if (outcome === 'revoked') caMetrics.revoked.inc({ reason: cmd.reason });
     this.log.info({ serialNumber, reason: cmd.reason, requestedBy: cmd.requestedBy, outcome }, 'revocation handled');
     return outcome;
   }

@@ -1,0 +1,13 @@
+import { Counter } from 'prom-client';
+import { metricsRegistry } from '@thk/service-kit';
+
+/** A counter on the service's `/metrics`, shared by every gateway started in this process (tests restart it). */
+function counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
+  return (metricsRegistry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [metricsRegistry] });
+}
+
+export const caMetrics = {
+  issued: counter('ca_certificates_issued_total', 'Certificates issued, by profile', ['profile'] as const),
+  rejected: counter('ca_certificates_rejected_total', 'IssueCertificate requests refused, by code', ['code'] as const),
+  revoked: counter('ca_certificates_revoked_total', 'Certificates revoked, by reason', ['reason'] as const),
+};
