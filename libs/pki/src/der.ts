@@ -134,7 +134,19 @@ export function smallInteger(n: number): Bytes {
   return unsignedInteger(Uint8Array.from(bytes.length ? bytes : [0]));
 }
 
+const encodedOids = new Map<string, Bytes>();
+
+/** An OBJECT IDENTIFIER element (memoised: profiles encode the same few OIDs for every certificate). */
 export function oid(dotted: string): Bytes {
+  let encoded = encodedOids.get(dotted);
+  if (!encoded) {
+    encoded = encodeOid(dotted);
+    if (encodedOids.size < 1_000) encodedOids.set(dotted, encoded);
+  }
+  return encoded;
+}
+
+function encodeOid(dotted: string): Bytes {
   const parts = dotted.split('.').map((p) => {
     if (!/^\d+$/.test(p)) throw new RangeError(`bad OID ${dotted}`);
     return BigInt(p);
