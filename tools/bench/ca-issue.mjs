@@ -4,7 +4,7 @@
 // Postgres, then CertificateIssued published to JetStream by the outbox relay), next to
 // `openssl speed -seconds 3 ecdsap256` on the same machine in the same run. Target: ≥ 1,000/s.
 //
-//   node tools/bench/ca-issue.mjs [--count 5000] [--concurrency 64] [--pool 20] [--bases 50] [--replicas 1] [--profile out.cpuprofile]
+//   node tools/bench/ca-issue.mjs [--count 5000] [--concurrency 256] [--pool 20] [--bases 50] [--replicas 1] [--profile out.cpuprofile]
 //
 // --replicas N > 1 runs N gateway processes sharing the durable consumer (as a deployment scales
 // out); 1 runs the gateway inside this process.
@@ -29,7 +29,7 @@ await import('reflect-metadata');
 const { values: args } = parseArgs({
   options: {
     count: { type: 'string', default: '5000' },
-    concurrency: { type: 'string', default: '64' },
+    concurrency: { type: 'string', default: '256' },
     pool: { type: 'string', default: '20' },
     bases: { type: 'string', default: '50' },
     profile: { type: 'string' },

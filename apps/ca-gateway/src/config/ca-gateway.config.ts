@@ -47,7 +47,7 @@ export const caGatewayEnvSchema = z.object({
   CA_PKCS11_TOKEN_LABEL: z.string().optional(),
   CA_PKCS11_PIN: z.string().optional(),
   CA_PKCS11_KEY_LABEL: z.string().default('thk-issuing-ca'),
-  CA_CONSUMER_CONCURRENCY: int(1, 1_000).default(64),
+  CA_CONSUMER_CONCURRENCY: int(1, 1_000).default(256),
   CA_DB_POOL_SIZE: int(1, 200).default(20),
   /** How far an authorization's `iat`/`exp` and the requested `notBefore` may stray from our clock. */
   CA_CLOCK_TOLERANCE_SECONDS: int(0, 3_600).default(30),
