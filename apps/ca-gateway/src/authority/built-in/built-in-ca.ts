@@ -78,6 +78,7 @@ export class BuiltInCertificateAuthority implements CertificateAuthority {
     const row = await dataSource.transaction(async (m) => {
       await m.query('SELECT pg_advisory_xact_lock($1)', [CREATE_LOCK]);
       const existing = await m.findOneBy(CaAuthorityEntity, { id: AUTHORITY_ID });
+      if (existing && options.import) options.logger.warn('an issuing CA exists already: CA_IMPORT_* files are ignored');
       return existing ?? BuiltInCertificateAuthority.create(m, options);
     });
     const cert = parseCertificate(new Uint8Array(row.certificate));
