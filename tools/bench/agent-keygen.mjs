@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { randomBytes, webcrypto } from 'node:crypto';
 
-register('../../apps/token-agent/test/ts-hooks.mjs', import.meta.url);
+register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
 const { values: args } = parseArgs({ options: { ec: { type: 'string', default: '30' }, rsa: { type: 'string', default: '5' }, tokendir: { type: 'string' } } });

@@ -23,7 +23,7 @@ import { parseArgs } from 'node:util';
 import { generateKeyPairSync, sign, randomUUID } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
 
-register('./ca-ts-hooks.mjs', import.meta.url);
+register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
 const { values: args } = parseArgs({

@@ -21,7 +21,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
 
-register('./ts-hooks.mjs', import.meta.url);
+register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
 const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '12' }, 'per-agent': { type: 'string', default: '6' } } });

@@ -15,7 +15,7 @@ import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
-register('./gateway-ts-hooks.mjs', import.meta.url);
+register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
 const { values: args } = parseArgs({ options: {

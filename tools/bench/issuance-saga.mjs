@@ -15,7 +15,7 @@ import { randomUUID } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { parseArgs } from 'node:util';
 
-register('../../apps/issuance/test/ts-hooks.mjs', import.meta.url);
+register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 process.env.LOG_LEVEL ??= 'error';
 

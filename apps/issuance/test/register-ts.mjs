@@ -3,4 +3,4 @@
 //   node --import ./apps/issuance/test/register-ts.mjs apps/issuance/src/main.ts
 import { register } from 'node:module';
 
-register('./ts-hooks.mjs', import.meta.url);
+register('../../../tools/ts/hooks.mjs', import.meta.url);

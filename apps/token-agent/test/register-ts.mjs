@@ -3,4 +3,4 @@
 //   node --import ./apps/token-agent/test/register-ts.mjs apps/token-agent/src/main.ts run
 import { register } from 'node:module';
 
-register('./ts-hooks.mjs', import.meta.url);
+register('../../../tools/ts/hooks.mjs', import.meta.url);

@@ -1,5 +1,6 @@
-// Module hooks: `@thk/<lib>` → libs/<lib>/src/index.ts, `./x.js` → `./x.ts` next to a .ts importer,
-// and .ts compiled with swc using the workspace's .swcrc (decorator metadata on, as Nest needs).
+// Module hooks that run the workspace's TypeScript sources in plain Node (child-process tests,
+// benchmarks, `node --import ./tools/ts/register.mjs some.ts`): `@thk/<lib>` → libs/<lib>/src/index.ts,
+// `./x.js` → `./x.ts` next to a .ts importer, .ts compiled with swc using .swcrc (decorator metadata on).
 import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,7 +8,7 @@ import { dirname, join, resolve as resolvePath } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { transform } from '@swc/core';
 
-const root = resolvePath(dirname(fileURLToPath(import.meta.url)), '../../..');
+const root = resolvePath(dirname(fileURLToPath(import.meta.url)), '../..');
 const swcrc = JSON.parse(readFileSync(resolvePath(root, '.swcrc'), 'utf8'));
 delete swcrc.$schema;
 // Compiled output is cached by content (a child process starts in ~1 s instead of ~3 s).
