@@ -1,2 +1,3 @@
 export * from './health.js';
 export * from './bootstrap.js';
+export * from './run-main.js';
