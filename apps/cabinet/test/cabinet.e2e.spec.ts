@@ -8,6 +8,7 @@ import type { Page, Request } from 'playwright-core';
 import { ensureChromium, launchBrowser, type Browser } from './support/browser.js';
 import { TestApi, kyiv, until } from './support/api.js';
 import { artifactsDir } from './support/paths.js';
+import { BLOCK_KEY, operatorRpc, UNBLOCK_KEY_ACCESS } from './support/operator.js';
 import { startCabinetStack } from './support/stack-env.js';
 
 interface Key { id: string; kind: string; temporary: boolean; baseKeyId: string | null; status: string; certificate: { notBefore: string; notAfter: string } | null; actions: string[] }
@@ -43,8 +44,15 @@ describeWithStack('cabinet page (browser, local stack)', () => {
   const generateDialog = () => page.getByRole('dialog', { name: 'Генерація апаратного ключа' });
   const cloudMenuButton = () => page.getByRole('button', { name: /^Дії з ключем: Хмарний ключ/ });
 
+  /** A test that failed half-way must not leave its dialog over the page for the next one. */
+  const noDialogLeft = async () => {
+    if ((await page.locator('dialog[open]').count()) === 0) return;
+    await page.reload();
+    await page.locator('tbody tr[data-key-id]').first().waitFor();
+  };
   /** Menu → «Сформувати тимчасовий апаратний ключ» → option → «Згенерувати»: the generation dialog. */
   const openGenerateDialog = async (option = 'До кінця дії основного сертифікату') => {
+    await noDialogLeft();
     await cloudMenuButton().click();
     await page.getByRole('menuitem', { name: /Сформувати тимчасовий апаратний ключ/ }).click();
     await validityDialog().getByRole('radio', { name: new RegExp(option) }).check();
@@ -302,6 +310,48 @@ describeWithStack('cabinet page (browser, local stack)', () => {
     });
   });
 
+  describe('too many wrong passwords', () => {
+    it('counts the attempts down, then says the key access is blocked and the menu follows', async () => {
+      const [cloud] = (await api.call<{ items: Key[] }>('/v1/keys?limit=50')).items.filter((k) => k.kind === 'cloud');
+      const dialog = await openGenerateDialog('1 доба');
+      await dialog.getByLabel('Поточний пароль токена', { exact: true }).fill(NEW_PASSWORD);
+      await fillForm({ cloud: 'Not-The-Password-1', next: 'Token-Pass-2', confirm: 'Token-Pass-2' });
+      const cloudField = dialog.getByLabel('Пароль до поточного ключа у депозитарії', { exact: true });
+      const expected = [/Залишилось 4 спроби/, /Залишилось 3 спроби/, /Залишилось 2 спроби/, /Залишилось 1 спроба,/, /Це була остання спроба: доступ до ключа заблоковано/];
+      for (const [i, pattern] of expected.entries()) {
+        if (i > 0) await cloudField.fill(`Not-The-Password-${i + 1}`);
+        await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+        await expectText(dialog, pattern, 30_000);
+      }
+      await shot('last-attempt');
+      // Even the right password is refused now, before it is checked.
+      await cloudField.fill(env.demoUser.cloudKeyPassword);
+      await dialog.getByRole('button', { name: 'Згенерувати' }).click();
+      await expectText(dialog.getByRole('alert'), /Доступ до ключа заблоковано після кількох невдалих спроб/, 30_000);
+      expect(await dialog.getByRole('button', { name: 'Згенерувати' }).isDisabled()).toBe(true);
+      await shot('access-blocked');
+      await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+
+      const row = page.locator(`tr[data-key-id="${cloud!.id}"]`);
+      await row.getByTestId('access-badge').waitFor();
+      await cloudMenuButton().click();
+      const item = page.getByRole('menuitem', { name: /Сформувати тимчасовий апаратний ключ/ });
+      expect(await item.getAttribute('aria-disabled')).toBe('true');
+      expect(await item.innerText()).toContain('доступ до особистого ключа заблоковано');
+      expect(await page.getByRole('menuitem', { name: /Активувати доступ/ }).getAttribute('aria-disabled')).toBeNull();
+      await item.focus();
+      await page.keyboard.press('Enter');
+      expect(await page.locator('dialog[open]').count()).toBe(0);
+      await shot('access-blocked-menu');
+      await page.keyboard.press('Escape');
+
+      // The operator lifts the lock; the key offers the flow again.
+      await operatorRpc(env.stack.natsUrl, UNBLOCK_KEY_ACCESS, { keyId: cloud!.id, operator: 'cabinet-e2e' });
+      await page.getByRole('button', { name: 'Оновити' }).click();
+      await until('access badge gone', async () => (await row.getByTestId('access-badge').count()) === 0, 15_000, 200);
+    });
+  });
+
   describe('when the signing agent goes away', () => {
     it('explains that the token is gone when the agent stops while the dialog is open', async () => {
       const dialog = await openGenerateDialog('1 доба');
@@ -343,6 +393,7 @@ describeWithStack('cabinet page (browser, local stack)', () => {
           certificate: { notBefore: new Date(now - 86_400_000).toISOString(), notAfter: new Date(now + 3 * 86_400_000).toISOString() },
         }),
       });
+      await noDialogLeft();
       await page.getByRole('button', { name: 'Вийти' }).click();
       await page.getByLabel('РНОКПП').fill('2222222222');
       await page.getByRole('button', { name: 'Увійти' }).click();
@@ -365,6 +416,20 @@ describeWithStack('cabinet page (browser, local stack)', () => {
       await dialog.getByRole('radio', { name: /1 місяць/ }).check();
       await shot('validity-capped');
       await dialog.getByRole('button', { name: 'Закрити', exact: true }).click();
+
+      // An operator blocks the key: the badge says so and the menu keeps only the certificate views.
+      const keyId = (await row.getAttribute('data-key-id'))!;
+      await operatorRpc(env.stack.natsUrl, BLOCK_KEY, { keyId, operator: 'cabinet-e2e', reason: 'test' });
+      await until('key blocked', async () => {
+        await page.getByRole('button', { name: 'Оновити' }).click();
+        return (await row.getByTestId('status-badge').innerText()) === 'Заблокований';
+      }, 20_000, 500);
+      await cloudMenuButton().click();
+      const item = page.getByRole('menuitem', { name: /Сформувати тимчасовий апаратний ключ/ });
+      expect(await item.getAttribute('aria-disabled')).toBe('true');
+      expect(await item.innerText()).toContain('ключ заблоковано');
+      await shot('blocked-key');
+      await page.keyboard.press('Escape');
     });
   });
 });

@@ -43,11 +43,19 @@ export const MENU: { action: KeyAction; label: string }[] = [
   { action: 'form-temporary-hardware-key', label: 'Сформувати тимчасовий апаратний ключ' },
 ];
 
+/** The depository locked the key after too many wrong passwords: the menu offers «Активувати доступ». */
+export function accessBlocked(key: Pick<KeyAccount, 'status' | 'actions'>): boolean {
+  return key.status === 'active' && key.actions.includes('activate-access');
+}
+
+const NEEDS_ACCESS: ReadonlySet<KeyAction> = new Set(['block-access', 'change-password', 'generate-access-token', 'form-temporary-file-key', 'form-temporary-hardware-key']);
+
 /** Why a menu item is not offered for this key now (shown next to the disabled item). */
 export function unavailableReason(key: KeyAccount, action: KeyAction): string {
+  if (accessBlocked(key) && NEEDS_ACCESS.has(action)) return 'доступ до особистого ключа заблоковано';
   if (key.status === 'expired') return 'строк дії сертифіката минув';
   if (key.status === 'revoked') return 'сертифікат скасовано';
-  if (key.status === 'blocked') return action === 'activate-access' ? 'доступ розблоковує оператор' : 'доступ до ключа заблоковано';
+  if (key.status === 'blocked') return action === 'activate-access' ? 'ключ розблоковує оператор' : 'ключ заблоковано';
   if (key.status === 'pending') return 'ключ ще формується';
   if (key.status === 'failed') return 'ключ не сформовано';
   if ((action === 'form-temporary-hardware-key' || action === 'form-temporary-file-key') && (key.temporary || key.kind !== 'cloud')) return 'лише для хмарного ключа';
@@ -82,7 +90,7 @@ export function problemMessage(problem: Pick<Problem, 'code' | 'status' | 'remai
     case 'wrong-password': {
       const left = problem.remainingAttempts;
       if (left === undefined) return 'Невірний пароль до поточного ключа у депозитарії.';
-      if (left === 0) return 'Невірний пароль до поточного ключа у депозитарії. Спроб не залишилось: наступна помилка заблокує доступ до ключа.';
+      if (left === 0) return 'Невірний пароль до поточного ключа у депозитарії. Це була остання спроба: доступ до ключа заблоковано. Зверніться до служби підтримки, щоб його розблокувати.';
       return `Невірний пароль до поточного ключа у депозитарії. Залишилось ${attempts(left)}, після чого доступ до ключа буде заблоковано.`;
     }
     case 'key-access-blocked':

@@ -1,5 +1,5 @@
 import type { KeyAccount } from '../api/types.js';
-import { cappedNote, compensationNote, failureMessage, kindLabel, MENU, organizationText, problemMessage, unavailableReason } from './texts.js';
+import { accessBlocked, cappedNote, compensationNote, failureMessage, kindLabel, MENU, organizationText, problemMessage, unavailableReason } from './texts.js';
 
 const cloudKey: KeyAccount = {
   id: '7f7c0e4e-8f3c-4a0b-9d56-3b8a1c2d4e5f', kind: 'cloud', temporary: false, baseKeyId: null,
@@ -19,8 +19,8 @@ describe('texts', () => {
       expect(problemMessage({ code: 'wrong-password', status: 422, remainingAttempts: 22 })).toContain('Залишилось 22 спроби');
     });
 
-    it('warns that the next wrong password blocks the key when none are left', () => {
-      expect(problemMessage({ code: 'wrong-password', status: 422, remainingAttempts: 0 })).toContain('наступна помилка заблокує доступ');
+    it('says the key is now blocked when no attempts are left', () => {
+      expect(problemMessage({ code: 'wrong-password', status: 422, remainingAttempts: 0 })).toContain('Це була остання спроба: доступ до ключа заблоковано');
     });
 
     it('explains a blocked key, a gone token and an offline network in plain words', () => {
@@ -63,6 +63,11 @@ describe('texts', () => {
     it('gives a reason for a disabled item that matches the key state', () => {
       expect(unavailableReason({ ...cloudKey, status: 'expired' }, 'form-temporary-hardware-key')).toBe('строк дії сертифіката минув');
       expect(unavailableReason({ ...cloudKey, kind: 'hardware', temporary: true }, 'form-temporary-hardware-key')).toBe('лише для хмарного ключа');
+      const locked = { ...cloudKey, actions: ['view-application', 'activate-access'] as KeyAccount['actions'] };
+      expect(accessBlocked(locked)).toBe(true);
+      expect(accessBlocked(cloudKey)).toBe(false);
+      expect(unavailableReason(locked, 'form-temporary-hardware-key')).toBe('доступ до особистого ключа заблоковано');
+      expect(unavailableReason({ ...cloudKey, status: 'blocked' }, 'form-temporary-hardware-key')).toBe('ключ заблоковано');
     });
   });
 

@@ -5,7 +5,7 @@ import { useEffect, useRef, useState } from 'preact/hooks';
 import { ApiError, type ApiClient } from '../api/client.js';
 import type { KeyAccount, KeyAction, KeyPage, Validity, ValidityPreview } from '../api/types.js';
 import { formatKyivDateTime, formatValidity } from '../lib/dates.js';
-import { kindLabel, MENU, organizationText, problemMessage, STATUS_LABEL, STATUS_TONE } from '../lib/texts.js';
+import { accessBlocked, kindLabel, MENU, organizationText, problemMessage, STATUS_LABEL, STATUS_TONE } from '../lib/texts.js';
 import { GenerateDialog } from './GenerateDialog.js';
 import { KeyMenu } from './KeyMenu.js';
 import { ValidityDialog } from './ValidityDialog.js';
@@ -146,6 +146,7 @@ export function KeysScreen({ api, onOwner }: { api: ApiClient; onOwner: (name: s
                   </td>
                   <td>
                     <span class={`badge badge--${STATUS_TONE[key.status]}`} data-testid="status-badge">{STATUS_LABEL[key.status]}</span>
+                    {accessBlocked(key) && <span class="badge badge--warn badge--second" data-testid="access-badge">Доступ заблоковано</span>}
                     <div class="cell-sub">{kindLabel(key)}</div>
                     {key.token && <div class="cell-sub token-name">{`${key.token.serial}(${key.token.model})`}</div>}
                     {key.id === highlight && <div class="cell-new">Новий</div>}
@@ -208,6 +209,8 @@ export function KeysScreen({ api, onOwner }: { api: ApiClient; onOwner: (name: s
           onFormed={(keyId) => { setHighlight(keyId); reloadFirstPage(); setNotice({ tone: 'success', text: 'Тимчасовий апаратний ключ сформовано й додано до списку.' }); }}
           onClose={({ running }) => {
             setFlow(null);
+            // A refusal may have changed the key (access blocked after wrong passwords).
+            setReloadTick((t) => t + 1);
             if (running) setNotice({ tone: 'info', text: 'Формування ключа триває. Новий ключ з’явиться у списку після завершення: натисніть «Оновити» за хвилину.' });
           }}
         />
