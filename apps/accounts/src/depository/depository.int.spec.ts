@@ -7,7 +7,7 @@ import {
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
 import { PRODUCTION_KDF } from '../config/accounts.config.js';
-import { startHarness, type Harness } from '../testing/accounts-harness.js';
+import { eventually, startHarness, type Harness } from '../testing/accounts-harness.js';
 import { createDevUser, publishFormed, publishRequested, temporaryRequest } from '../testing/events.js';
 import { Depository } from './depository.service.js';
 import { KdfPool } from './kdf-pool.js';
@@ -137,7 +137,8 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
 
   describe('production KDF strength (scrypt N=2^17, r=8, p=1)', () => {
     it('seals and opens at full strength, stores its parameters, and answers busy beyond the pool bound', async () => {
-      const depository = new Depository(h.accounts.dataSource, new KdfPool(1, 0), { kdf: PRODUCTION_KDF, kek: h.config.kek, maxAttempts: 5 }, () => new Date());
+      const pool = new KdfPool(1, 0);
+      const depository = new Depository(h.accounts.dataSource, pool, { kdf: PRODUCTION_KDF, kek: h.config.kek, maxAttempts: 5 }, () => new Date());
       const u = await user();
       const pkcs8 = Buffer.from('302e020100300506032b657004220420' + 'ab'.repeat(32), 'hex');
       const password = `Prod-${randomUUID()}`;
@@ -149,6 +150,7 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       const other = await user();
       let openingSettled = false;
       const opening = depository.open(u.keyId, password).finally(() => { openingSettled = true; });
+      await eventually(async () => pool.active, (n) => n === 1);
       // One KDF runs and nothing may wait: a second caller hears busy while the first is still deriving.
       const busy = await refusal(depository.open(other.keyId, other.password));
       expect(busy).toMatchObject({ code: 'busy', retryable: true });
