@@ -432,4 +432,51 @@ describeWithStack('cabinet page (browser, local stack)', () => {
       await page.keyboard.press('Escape');
     });
   });
+
+  describe('pages of the key list', () => {
+    it('shows ten keys a page, moves forwards and back by cursor, and changes the page size', async () => {
+      // The demo user has three keys; this test serves a longer list (api.md's shape and keyset
+      // cursors) from the browser's network layer to drive the page's own paging.
+      const statuses = ['active', 'pending', 'blocked', 'expired', 'revoked', 'failed'] as const;
+      const all = Array.from({ length: 25 }, (_, i) => ({
+        id: `00000000-0000-4000-8000-${String(i + 1).padStart(12, '0')}`, kind: i === 24 ? 'cloud' : 'hardware', temporary: i !== 24, baseKeyId: null,
+        owner: { organization: 'ТОВ «Приклад»', edrpou: '12345678', fullName: 'Петренко Олена Іванівна', rnokpp: '2222222222', position: 'Директор' },
+        status: statuses[i % statuses.length], createdAt: new Date(Date.UTC(2021, 7, 25, 13, 59) - i * 3_600_000).toISOString(),
+        certificate: i % 6 === 1 || i % 6 === 5 ? null : { serialNumber: `${i}`, subject: 'CN=x', issuer: 'CN=CA', notBefore: '2021-08-25T13:21:00Z', notAfter: '2022-08-25T13:21:00Z' },
+        token: i === 24 ? null : { serial: '220771', model: 'е.ключ IIT Алмаз-1К', label: '220771' },
+        actions: ['view-application'],
+      }));
+      const seen: string[] = [];
+      await page.route(/\/v1\/keys\?/, async (route) => {
+        const url = new URL(route.request().url());
+        seen.push(url.search);
+        const limit = Number(url.searchParams.get('limit'));
+        const start = Number(url.searchParams.get('cursor') ?? 0);
+        const items = all.slice(start, start + limit);
+        await route.fulfill({ json: { items, nextCursor: start + limit < all.length ? String(start + limit) : null } });
+      });
+      try {
+        await page.getByRole('button', { name: 'Оновити' }).click();
+        const rows = page.locator('tbody tr[data-key-id]');
+        const info = page.locator('.pager__info');
+        await until('first page', async () => (await rows.count()) === 10 && (await info.innerText()) === '1–10');
+        expect(await rows.first().getByTestId('validity').innerText()).toContain('з 25.08.2021 16:21');
+        await shot('page-1');
+        await page.getByRole('button', { name: 'Наступна сторінка' }).click();
+        await until('second page', async () => (await info.innerText()) === '11–20');
+        await page.getByRole('button', { name: 'Наступна сторінка' }).click();
+        await until('last page', async () => (await info.innerText()) === '21–25 з 25' && (await rows.count()) === 5);
+        expect(await page.getByRole('button', { name: 'Наступна сторінка' }).isDisabled()).toBe(true);
+        await page.getByRole('button', { name: 'Попередня сторінка' }).click();
+        await until('back to the second page', async () => (await info.innerText()) === '11–20');
+        await page.getByLabel('На сторінці:').selectOption('20');
+        await until('twenty a page', async () => (await rows.count()) === 20 && (await info.innerText()) === '1–20');
+        expect(seen.map((q) => new URLSearchParams(q).get('limit'))).toContain('20');
+        expect(await page.getByTestId('status-badge').allInnerTexts()).toEqual(expect.arrayContaining(['Активний', 'Формується', 'Заблокований', 'Строк дії минув', 'Скасований', 'Не сформовано']));
+        await shot('page-size-20');
+      } finally {
+        await page.unroute(/\/v1\/keys\?/);
+      }
+    });
+  });
 });

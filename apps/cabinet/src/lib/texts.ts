@@ -59,6 +59,7 @@ export function unavailableReason(key: KeyAccount, action: KeyAction): string {
   if (key.status === 'pending') return 'ключ ще формується';
   if (key.status === 'failed') return 'ключ не сформовано';
   if ((action === 'form-temporary-hardware-key' || action === 'form-temporary-file-key') && (key.temporary || key.kind !== 'cloud')) return 'лише для хмарного ключа';
+  if (key.temporary && action !== 'view-application' && action !== 'download-certificates' && action !== 'check-certificate-status') return 'не застосовується до тимчасового ключа';
   if (action === 'activate-access') return 'доступ уже активний';
   return 'недоступно для цього ключа';
 }

@@ -63,6 +63,7 @@ describe('texts', () => {
     it('gives a reason for a disabled item that matches the key state', () => {
       expect(unavailableReason({ ...cloudKey, status: 'expired' }, 'form-temporary-hardware-key')).toBe('строк дії сертифіката минув');
       expect(unavailableReason({ ...cloudKey, kind: 'hardware', temporary: true }, 'form-temporary-hardware-key')).toBe('лише для хмарного ключа');
+      expect(unavailableReason({ ...cloudKey, kind: 'hardware', temporary: true }, 'extend-certificate')).toBe('не застосовується до тимчасового ключа');
       const locked = { ...cloudKey, actions: ['view-application', 'activate-access'] as KeyAccount['actions'] };
       expect(accessBlocked(locked)).toBe(true);
       expect(accessBlocked(cloudKey)).toBe(false);

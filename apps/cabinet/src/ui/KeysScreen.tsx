@@ -139,12 +139,12 @@ export function KeysScreen({ api, onOwner }: { api: ApiClient; onOwner: (name: s
                     <div class="cell-main">{organizationText(key.owner)}</div>
                     <div class="cell-sub">{key.owner.edrpou ?? '—'}</div>
                   </td>
-                  <td>
+                  <td class="person">
                     <div class="cell-main">{key.owner.fullName}</div>
                     <div class="cell-sub">{key.owner.rnokpp}</div>
                     <div class="cell-sub">{key.owner.position ?? '—'}</div>
                   </td>
-                  <td>
+                  <td class="status">
                     <span class={`badge badge--${STATUS_TONE[key.status]}`} data-testid="status-badge">{STATUS_LABEL[key.status]}</span>
                     {accessBlocked(key) && <span class="badge badge--warn badge--second" data-testid="access-badge">Доступ заблоковано</span>}
                     <div class="cell-sub">{kindLabel(key)}</div>
