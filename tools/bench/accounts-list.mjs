@@ -8,13 +8,12 @@
 // Needs PostgreSQL (DATABASE_URL, default postgres://postgres@127.0.0.1:5432/postgres) and nats-server
 // on PATH (a private server is started). The database `bench_accounts_list` is dropped at the end
 // unless --keep is given; a kept, fully seeded one is reused by the next run.
-import { register } from 'node:module';
 import { availableParallelism, loadavg, cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 
-register('./accounts-ts-hooks.mjs', import.meta.url);
+await import('../ts/register.mjs');
 await import('reflect-metadata');
 
 const { values: args } = parseArgs({
