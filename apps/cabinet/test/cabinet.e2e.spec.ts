@@ -9,14 +9,24 @@ import { ensureChromium, launchBrowser, type Browser } from './support/browser.j
 import { TestApi, kyiv, until } from './support/api.js';
 import { artifactsDir } from './support/paths.js';
 import { BLOCK_KEY, operatorRpc, UNBLOCK_KEY_ACCESS } from './support/operator.js';
-import { startCabinetStack } from './support/stack-env.js';
+import { buildCabinetPage, startCabinetStack } from './support/stack-env.js';
 
 interface Key { id: string; kind: string; temporary: boolean; baseKeyId: string | null; status: string; certificate: { notBefore: string; notAfter: string } | null; actions: string[] }
 interface Token { tokenId: string; display: string; userPinInitialized: boolean }
 
+// The page itself must build: that is this project's own failure, never a reason to skip.
+const pageBuild = buildCabinetPage();
+if (!pageBuild.ok) {
+  describe('cabinet page build', () => {
+    it('builds with tsc and vite (nx build cabinet)', () => {
+      throw new Error(`nx build cabinet failed:\n${pageBuild.output}`);
+    });
+  });
+}
+
 // The stack starts before the tests are defined, so that they can be skipped (with the reason
 // printed) when it cannot start at all. Anything that fails after it started fails the tests.
-const started = await startCabinetStack();
+const started = pageBuild.ok ? await startCabinetStack() : { ok: false as const, reason: 'the page did not build', log: [] };
 if (!started.ok) {
   console.warn(`\n[cabinet e2e] SKIPPED: the local stack could not start: ${started.reason}\n` +
     `${started.log.slice(-30).map((l) => `  | ${l}`).join('\n')}\n` +

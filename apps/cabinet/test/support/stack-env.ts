@@ -1,6 +1,7 @@
 // The local stack (tools/stack/stack.mjs) for the browser tests, isolated from anything else on the
 // machine: its own NATS server, its own three databases, a temporary stack folder (fresh SoftHSM
 // token, CA state, agent journal) and a free gateway port. Nothing depends on a stack left running.
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -98,4 +99,12 @@ export async function startCabinetStack(): Promise<StackStart> {
     await cleanup();
     return { ok: false, reason: (error as Error).message, log };
   }
+}
+
+/** `nx build cabinet` (tsc + vite): the page the gateway serves from apps/cabinet/dist. */
+export function buildCabinetPage(): { ok: boolean; output: string } {
+  const r = spawnSync(resolve(repoRoot, 'node_modules/.bin/nx'), ['build', 'cabinet', '--outputStyle=static'], {
+    cwd: repoRoot, encoding: 'utf8', env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' },
+  });
+  return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}`.slice(-4_000) };
 }
