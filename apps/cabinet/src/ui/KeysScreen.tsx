@@ -186,9 +186,11 @@ export function KeysScreen({ api, onOwner }: { api: ApiClient; onOwner: (name: s
             {items.length > 0 ? `${pageIndex * pageSize + 1}–${pageIndex * pageSize + items.length}` : '0'}
             {page?.nextCursor ? '' : ` з ${pageIndex * pageSize + items.length}`}
           </span>
-          <button type="button" class="icon-button" aria-label="Попередня сторінка" disabled={pageIndex === 0 || loading} onClick={previous}>‹</button>
-          <span class="pager__page" aria-current="page">Сторінка {pageIndex + 1}</span>
-          <button type="button" class="icon-button" aria-label="Наступна сторінка" disabled={!page?.nextCursor || loading} onClick={next}>›</button>
+          <span class="pager__nav">
+            <button type="button" class="icon-button" aria-label="Попередня сторінка" disabled={pageIndex === 0 || loading} onClick={previous}>‹</button>
+            <span class="pager__page" aria-current="page">Сторінка {pageIndex + 1}</span>
+            <button type="button" class="icon-button" aria-label="Наступна сторінка" disabled={!page?.nextCursor || loading} onClick={next}>›</button>
+          </span>
         </nav>
       </div>
 
