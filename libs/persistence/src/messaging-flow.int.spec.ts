@@ -262,6 +262,27 @@ describe('outbox → JetStream → consumer → inbox', () => {
       }
     });
 
+    it('keeps publishing, woken by LISTEN again, after the server terminated its connections', async () => {
+      const uow = new UnitOfWork(ds);
+      // A long poll interval: only a re-established LISTEN can publish within the wait below.
+      const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 60_000 });
+      await relay.start();
+      try {
+        const killed: Array<{ pid: number }> = await ds.query(
+          "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name IN ('outbox-relay', 'outbox-listener')");
+        expect(killed.length).toBeGreaterThanOrEqual(1);
+        await ds.query('SELECT pg_terminate_backend(pid) FROM unnest($1::int[]) AS pid', [killed.map((k) => k.pid)]);
+        // A new listener, not one of the terminated backends, has issued its LISTEN.
+        const old = new Set(killed.map((k) => k.pid));
+        await eventually(async () => (await ds.query("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'outbox-listener' AND query LIKE 'LISTEN%'")) as Array<{ pid: number }>,
+          (rows) => rows.length === 1 && !old.has(rows[0]!.pid));
+        await uow.run(async (tx) => { tx.emit({ subject: KeyStatusChangedV1.subject(), envelope: keyStatusEnvelope() }); });
+        await eventually(async () => relay.published, (n) => n === 1, 5_000);
+      } finally {
+        await relay.stop();
+      }
+    });
+
     it('does not publish what a rolled-back transaction emitted', async () => {
       const uow = new UnitOfWork(ds);
       const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 100 });

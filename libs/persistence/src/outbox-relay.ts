@@ -42,14 +42,12 @@ export class OutboxRelay {
   constructor(private readonly options: OutboxRelayOptions) {
     this.pool = new pg.Pool({ connectionString: options.databaseUrl, max: 2, application_name: 'outbox-relay', ...(options.ssl ? { ssl: options.ssl } : {}) });
     this.log = options.logger ?? createLogger('outbox-relay');
+    // An idle pooled connection that the server closes (restart, failover) must not crash the process.
+    this.pool.on('error', (error) => this.log.warn({ err: error }, 'outbox relay connection lost; it reconnects on the next round'));
   }
 
   async start(): Promise<void> {
-    this.listener = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'outbox-listener', ...(this.options.ssl ? { ssl: this.options.ssl } : {}) });
-    this.listener.on('notification', () => this.kick());
-    this.listener.on('error', (error) => this.log.warn({ err: error }, 'outbox listener connection lost; polling until it is back'));
-    await this.listener.connect();
-    await this.listener.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    await this.listen();
     const poll = () => {
       if (this.stopped) return;
       this.kick();
@@ -57,6 +55,23 @@ export class OutboxRelay {
       this.timer.unref();
     };
     poll();
+  }
+
+  /** LISTENs for commits; a lost connection is re-opened (the poll covers the gap). */
+  private async listen(): Promise<void> {
+    const client = new pg.Client({ connectionString: this.options.databaseUrl, application_name: 'outbox-listener', ...(this.options.ssl ? { ssl: this.options.ssl } : {}) });
+    client.on('notification', () => this.kick());
+    client.on('error', (error) => this.log.warn({ err: error }, 'outbox listener connection lost; polling until it is back'));
+    const reconnect = (): void => {
+      if (this.stopped) return;
+      setTimeout(() => {
+        this.listen().catch((error) => { this.log.warn({ err: error }, 'outbox listener could not reconnect; will retry'); reconnect(); });
+      }, 1_000).unref();
+    };
+    client.on('end', reconnect);
+    await client.connect();
+    await client.query(`LISTEN ${OUTBOX_CHANNEL}`);
+    this.listener = client;
   }
 
   /** Asks for a drain; coalesces bursts of notifications into one running loop. */

@@ -123,8 +123,8 @@ describe('forming a temporary hardware key, end to end', () => {
   });
 
   it('gives exactly seven days with P1W, and asks for the current token password once the PIN is set', async () => {
-    const tok = await firstToken();
-    expect(tok.userPinInitialized).toBe(true);
+    // The agent reports the token's new PIN state with its next inventory (slot poll).
+    const tok = await eventually(firstToken, (t) => t.userPinInitialized, 20_000);
     const missing = await post(cloud.id, { validity: 'P1W', tokenId: tok.tokenId, cloudKeyPassword: DEMO_PASSWORD, newKeyPassword: await sealTo(tok.agentKey, 'Token-Pin-2') });
     expect(missing.status).toBe(400);
     expect(missing.body.code).toBe('current-token-password-required');
