@@ -5,7 +5,7 @@ WORKDIR /src
 RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY . .
 RUN npm ci --no-audit --no-fund \
- && NX_DAEMON=false NX_NO_CLOUD=true npx nx run-many -t build -p api-gateway --outputStyle=static \
+ && NX_DAEMON=false NX_NO_CLOUD=true npx nx run-many -t build -p api-gateway,cabinet --outputStyle=static \
  && npm prune --omit=dev
 
 FROM node:20-bookworm-slim
@@ -15,6 +15,8 @@ COPY --from=build /src/node_modules ./node_modules
 COPY --from=build /src/package.json ./package.json
 COPY --from=build /src/libs ./libs
 COPY --from=build /src/apps/api-gateway ./apps/api-gateway
+# The cabinet page, served at / (CABINET_DIR defaults to apps/cabinet/dist).
+COPY --from=build /src/apps/cabinet/dist ./apps/cabinet/dist
 USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
