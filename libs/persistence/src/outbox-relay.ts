@@ -100,6 +100,11 @@ export class OutboxRelay {
   /** Claims, publishes and marks one batch; returns how many rows it claimed. */
   async relayBatch(): Promise<number> {
     const client = await this.pool.connect();
+    // A checked-out client reports a dropped connection as an 'error' event of its own (the pool's
+    // handler covers idle ones only); the pending query rejects and the round is retried.
+    let broken: Error | undefined;
+    const onError = (error: Error) => { broken = error; this.log.warn({ err: error }, 'outbox relay connection lost mid-round; retrying'); };
+    client.on('error', onError);
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<OutboxRow>(
@@ -126,10 +131,13 @@ export class OutboxRelay {
       }
       return rows.length;
     } catch (error) {
+      broken ??= error as Error;
       await client.query('ROLLBACK').catch(() => undefined);
       throw error;
     } finally {
-      client.release();
+      client.off('error', onError);
+      // A client that failed is destroyed rather than returned to the pool.
+      client.release(broken);
     }
   }
 
