@@ -44,6 +44,9 @@ const pct = (xs, p) => { const s = [...xs].sort((a, b) => a - b); return s[Math.
 const stats = (xs) => ({ n: xs.length, p50: pct(xs, 50), p95: pct(xs, 95), p99: pct(xs, 99), max: Math.max(...xs) });
 const fmt = (ms) => `${ms.toFixed(0).padStart(5)} ms`;
 const log = (m) => console.log(m);
+const MARKS = ['accepted', ...STATES];
+/** Median time of each step at concurrency 1: from the previous mark to this one. */
+const stepMedians = (all) => Object.fromEntries(MARKS.map((m, i) => [m, pct(all.map((x) => x[m] - (i === 0 ? 0 : x[MARKS[i - 1]])).filter(Number.isFinite), 50)]));
 
 /** A semaphore: the depository's KDF pool (about the core count). */
 function pool(size) {
@@ -107,6 +110,8 @@ async function benchSystem(shm) {
     const cloud = keys.find((k) => k.kind === 'cloud');
     const pins = new Map();
     let counter = 0;
+    let recordMarks = false;
+    const stepMarks = [];
     const form = async (tok) => {
       const newPin = `Bench-Pin-${++counter}`;
       const current = pins.get(tok.tokenId);
@@ -118,8 +123,10 @@ async function benchSystem(shm) {
       const res = await fetch(`${base}/v1/keys/${cloud.id}/temporary-hardware-keys`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: JSON.stringify(body) });
       const accepted = await res.json();
       if (res.status !== 202) throw new Error(`POST → ${res.status} ${JSON.stringify(accepted)}`);
-      const events = await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, undefined, 120_000);
+      const marks = { accepted: performance.now() - t0 };
+      const events = await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, (ev) => { marks[ev.json?.status] ??= performance.now() - t0; }, 120_000);
       const ms = performance.now() - t0;
+      if (recordMarks) stepMarks.push(marks);
       const last = events.at(-1)?.json;
       if (last?.status !== 'completed') throw new Error(`request ended ${last?.status}: ${JSON.stringify(last?.failure)}`);
       pins.set(tok.tokenId, newPin);
@@ -128,12 +135,14 @@ async function benchSystem(shm) {
     await form(tokens[0]); // warm-up: first PIN set, JIT, connections
     for (const t of tokens.slice(1)) await form(t);
     const sequential = [];
+    recordMarks = true;
     for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await form(tokens[0]));
+    recordMarks = false;
     const saturated = [];
     const t0 = performance.now();
     await Promise.all(tokens.map(async (tok) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await form(tok)); }));
     const wall = (performance.now() - t0) / 1000;
-    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length };
+    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length, steps: stepMedians(stepMarks) };
   } finally {
     for (const c of extra) c.kill('SIGTERM');
     await stack.stop();
@@ -189,8 +198,11 @@ async function benchBaseline(shm) {
     const pkcs8 = Buffer.concat([d.update(sealed), d.final()]);
     const jws = await new CompactSign(new TextEncoder().encode(JSON.stringify({ jti: id, sub: 'u', exp: Math.floor(Date.now() / 1000) + 300 })))
       .setProtectedHeader({ alg: 'ES256' }).sign(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }));
+    const marks = {};
     await write(STATES[0], 0);
+    marks.accepted = performance.now() - t0;
     await write(STATES[1], 1);
+    marks['key-generating'] = performance.now() - t0;
     // token: login, PIN change, key pair, evidence, CSR signed on the token
     const session = module.openSession(slot.slotId, { readWrite: true });
     const newPin = `Base-Pin-${++n}`;
@@ -200,7 +212,9 @@ async function benchBaseline(shm) {
     const pair = await session.generateKeyPair({ algorithm: 'EC-P256', id: randomBytes(8), label: `baseline-${id.slice(0, 8)}` });
     const csr = await createTokenCsr({ session, keyPair: pair, name: [{ '2.5.4.3': [{ utf8String: 'Тест Тест Тест' }] }, { '2.5.4.6': [{ printableString: 'UA' }] }] });
     await write(STATES[2], 2);
+    marks['key-generated'] = performance.now() - t0;
     await write(STATES[3], 3);
+    marks['certificate-issuing'] = performance.now() - t0;
     // CA: proof of possession, the authorization, the certificate
     const parsed = parseCsr(new Uint8Array(csr.rawData));
     if (!(await verifyCsrSignatureAsync(parsed))) throw new Error('CSR signature does not verify');
@@ -208,23 +222,31 @@ async function benchBaseline(shm) {
     const now = new Date();
     const der = await signCertificate({ serial: randomSerial(), issuer: ca.subject, subject: parsed.subject, notBefore: now, notAfter: new Date(now.getTime() + 86_400_000), spki: parsed.spki, extensions: [] }, caSigner);
     await write(STATES[4], 4);
+    marks['certificate-issued'] = performance.now() - t0;
     await write(STATES[5], 5);
+    marks.installing = performance.now() - t0;
     // token: the certificate under the key's ID
     session.createCertificate({ id: pair.id, label: pair.label, der: Buffer.from(der) });
     session.logout();
     session.close();
     await write(STATES[6], 6);
-    return performance.now() - t0;
+    marks.completed = performance.now() - t0;
+    if (recordMarks) stepMarks.push(marks);
+    return marks.completed;
   };
+  let recordMarks = false;
+  const stepMarks = [];
   try {
     await formOnce(slots[0]);
     const sequential = [];
+    recordMarks = true;
     for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await formOnce(slots[0]));
+    recordMarks = false;
     const saturated = [];
     const t0 = performance.now();
     await Promise.all(slots.map(async (slot) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await formOnce(slot)); }));
     const wall = (performance.now() - t0) / 1000;
-    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length };
+    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length, steps: stepMedians(stepMarks) };
   } finally {
     module.close();
     await client.end();
@@ -247,6 +269,9 @@ try {
   log(row('system (HTTP → completed)', system));
   log(`\nthroughput: system / baseline = ${(100 * system.throughput / baseline.throughput).toFixed(0)} %   (target ≥ 50 %)`);
   log(`p99 at concurrency 1: system ${system.sequential.p99.toFixed(0)} ms vs baseline ${baseline.sequential.p99.toFixed(0)} ms + 50 ms = ${(baseline.sequential.p99 + 50).toFixed(0)} ms   (${system.sequential.p99 <= baseline.sequential.p99 + 50 ? 'met' : 'NOT met'}; overhead ${(system.sequential.p99 - baseline.sequential.p99).toFixed(0)} ms)`);
+  log('\nwhere the time goes at concurrency 1 (median of each step, from the previous mark; "accepted" = the POST answered):');
+  log(`${''.padEnd(22)}${'baseline'.padStart(10)}${'system'.padStart(10)}${'extra'.padStart(10)}`);
+  for (const m of MARKS) log(`${m.padEnd(22)}${fmt(baseline.steps[m] ?? NaN).padStart(10)}${fmt(system.steps[m] ?? NaN).padStart(10)}${fmt((system.steps[m] ?? NaN) - (baseline.steps[m] ?? NaN)).padStart(10)}`);
   log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
 } finally {
   rmSync(shm, { recursive: true, force: true });
