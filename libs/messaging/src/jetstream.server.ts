@@ -50,6 +50,14 @@ export interface DeadLetter {
 
 const DEFAULT_BACKOFF = [250, 1_000, 5_000, 15_000, 30_000];
 
+/** True when a server of this version honours `+TERM <reason>` (added in nats-server 2.10.4). */
+export function supportsTermReason(version: string | undefined): boolean {
+  const m = /^v?(\d+)\.(\d+)\.(\d+)/.exec(version ?? '');
+  if (!m) return false;
+  const [major, minor, patch] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  return major > 2 || (major === 2 && (minor > 10 || (minor === 10 && patch >= 4)));
+}
+
 /**
  * A `@nestjs/microservices` transport over NATS JetStream. Durable pull consumers feed
  * `@EventPattern(contract.subjectPattern)` handlers with the validated envelope; the message is
@@ -205,7 +213,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     this.log.warn({ code: error.code, subject: m.subject, seq: m.seq, deadLetter: subject }, `dead-lettered: ${error.message}`);
-    m.term(error.code);
+    // `+TERM <reason>` is understood from nats-server 2.10.4; older servers (Debian's 2.9.10) ignore
+    // the whole ack and redeliver the message every ack_wait until max_deliver. Plain TERM there.
+    if (supportsTermReason(this.connection.info?.version)) m.term(error.code);
+    else m.term();
   }
 
   private subscribeRpcHandlers(): void {

@@ -181,7 +181,8 @@ describe('outbox → JetStream → consumer → inbox', () => {
   });
 
   it('dead-letters a message that fails its schema, with the reason, and goes on', async () => {
-    running.push(await startReplica(nats.url, ds, 'a'));
+    // A short ack_wait: a TERM the server ignored would show as a redelivery within the wait below.
+    running.push(await startReplica(nats.url, ds, 'a', {}, consumer({ ackWaitMs: 1_000 })));
     const bad = { ...keyStatusEnvelope(), data: { keyId: 'not-a-uuid', status: 'sideways' } };
     await publisher.publish(KeyStatusChangedV1.subject(), bad as Envelope);
     const good = keyStatusEnvelope();
@@ -196,6 +197,12 @@ describe('outbox → JetStream → consumer → inbox', () => {
     expect(parsed.consumer).toBe(DURABLE);
     expect(JSON.parse(parsed.original).id).toBe(bad.id);
     expect((await effects()).map((r) => r.message_id)).toEqual([good.id]);
+    // The TERM was honoured: after more than two ack_waits nothing is pending or redelivered.
+    await new Promise((r) => setTimeout(r, 2_500));
+    const consumerInfo = await jsm.consumers.info('ACCOUNTS', DURABLE);
+    expect(consumerInfo.num_ack_pending).toBe(0);
+    expect(consumerInfo.num_redelivered).toBe(0);
+    expect(consumerInfo.delivered.stream_seq).toBe(2);
   });
 
   it('dead-letters a poison message after its last delivery', async () => {
