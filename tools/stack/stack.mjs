@@ -1,7 +1,7 @@
 // The local stack: Postgres, NATS, every service as its own process, a development SoftHSM2 token
 // with a token agent bound to the demo user, and the demo user seeded. All state lives in STACK_DIR.
 // Used by `npm start`, `npm run demo` and the end-to-end tests (startStack()).
-import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync, createWriteStream } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -26,23 +26,46 @@ function freePort() {
   });
 }
 
-async function waitFor(what, probe, timeoutMs, log) {
+/** Thrown at the next step once the startup was asked to stop (options.signal aborted). */
+export class StartupAborted extends Error {
+  constructor() { super('startup interrupted: everything started so far was stopped'); this.name = 'StartupAborted'; }
+}
+
+async function waitFor(what, probe, timeoutMs, log, signal) {
   const deadline = Date.now() + timeoutMs;
   let lastError;
   while (Date.now() < deadline) {
+    if (signal?.aborted) throw new StartupAborted();
     try { if (await probe()) return; } catch (e) { lastError = e; }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${what} not ready after ${timeoutMs / 1000} s${lastError ? `: ${lastError.message}` : ''}`);
 }
 
-/** Builds every project (swc; fast, cached by Nx). */
-export function buildAll(log = console.log) {
-  step(log, 'building the services (nx run-many -t build)…');
-  const r = spawnSync(join(root, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--outputStyle=static'], {
-    cwd: root, env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }, encoding: 'utf8',
+/** A started process, registered at once so that stop() can end it at any moment. */
+function track(children, name, child) {
+  const entry = { name, child, exited: false, stopping: false };
+  entry.exit = new Promise((res) => {
+    child.once('exit', (code, signal) => { entry.exited = true; res({ code, signal }); });
+    child.once('error', () => { if (child.pid === undefined) { entry.exited = true; res({ code: null, signal: null }); } });
   });
-  if (r.status !== 0) { log(r.stdout + r.stderr); throw new Error('build failed: run `npx nx run-many -t build` to see why'); }
+  children.push(entry);
+  return entry;
+}
+
+/** Builds every project (swc; fast, cached by Nx). Asynchronous, so that a signal can stop it. */
+export async function buildAll(log = console.log, children = []) {
+  step(log, 'building the services (nx run-many -t build)…');
+  const child = spawn(join(root, 'node_modules/.bin/nx'), ['run-many', '-t', 'build', '--outputStyle=static'], {
+    cwd: root, env: { ...process.env, NX_DAEMON: 'false', NX_NO_CLOUD: 'true', NX_TUI: 'false' }, stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const entry = track(children, 'build', child);
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const { code } = await entry.exit;
+  if (entry.stopping) throw new StartupAborted();
+  if (code !== 0) { log(output); throw new Error('build failed: run `npx nx run-many -t build` to see why'); }
 }
 
 async function natsHasJetStream(url) {
@@ -52,7 +75,7 @@ async function natsHasJetStream(url) {
   try { await (await jetstreamManager(nc)).getAccountInfo(); return true; } catch { return false; } finally { await nc.close(); }
 }
 
-async function startNats(stackDir, log, children, requested) {
+async function startNats(stackDir, log, children, requested, signal) {
   const url = requested ?? process.env.NATS_URL ?? 'nats://127.0.0.1:4222';
   const u = new URL(url.split(',')[0]);
   if (await portOpen(u.hostname, Number(u.port || 4222))) {
@@ -66,9 +89,9 @@ async function startNats(stackDir, log, children, requested) {
   step(log, `NATS: none at ${url}; starting nats-server -js on 127.0.0.1:${port} (store in ${dir})`);
   const child = spawn(bin, ['-js', '-a', '127.0.0.1', '-p', String(port), '-sd', dir], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.on('error', (e) => log(`nats-server failed to start: ${e.message} (apt-get install nats-server)`));
-  children.push({ name: 'nats-server', child });
+  track(children, 'nats-server', child);
   const started = `nats://127.0.0.1:${port}`;
-  await waitFor('nats-server', () => portOpen('127.0.0.1', port), 10_000, log);
+  await waitFor('nats-server', () => portOpen('127.0.0.1', port), 10_000, log, signal);
   return started;
 }
 
@@ -127,9 +150,8 @@ function startService(spec, index, log, children, logDir) {
       if (pretty && !spec.quiet) log(pretty);
     });
   }
-  const entry = { name: spec.name, child, exited: false };
-  child.on('exit', (code, signal) => { entry.exited = true; if (!entry.stopping) log(`\x1b[31m${spec.name} exited (${signal ?? code}); its log: ${join(logDir, `${spec.name}.log`)}\x1b[0m`); });
-  children.push(entry);
+  const entry = track(children, spec.name, child);
+  void entry.exit.then(({ code, signal }) => { if (!entry.stopping) log(`\x1b[31m${spec.name} exited (${signal ?? code}); its log: ${join(logDir, `${spec.name}.log`)}\x1b[0m`); });
   return entry;
 }
 
@@ -173,32 +195,51 @@ async function seed(natsUrl, log) {
 /**
  * Starts everything; resolves once the gateway is ready, the demo user is seeded and the agent's
  * token is online. `stop()` ends what it started (services, nats-server, embedded Postgres).
+ *
+ * `options.signal` (an AbortSignal) stops the startup at any moment: every process is registered
+ * the moment it is spawned and every cleanup the moment its resource exists, the abort stops them
+ * at once, and the startup rejects with `StartupAborted` at its next step after a last stop() that
+ * also ends whatever was still being started then.
  */
 export async function startStack(options = {}) {
+  const signal = options.signal;
+  const checkpoint = () => { if (signal?.aborted) throw new StartupAborted(); };
   const log = options.log ?? ((m) => console.log(m));
   const stackDir = resolve(options.stackDir ?? process.env.STACK_DIR ?? join(root, '.stack'));
   const logDir = join(stackDir, 'logs');
   mkdirSync(logDir, { recursive: true });
   const children = [];
   const cleanups = [];
-  const stop = async () => {
+  const stopOnce = async () => {
     for (const c of [...children].reverse()) {
-      if (c.exited || c.child.exitCode !== null) continue;
       c.stopping = true;
+      if (c.exited || c.child.exitCode !== null || c.child.signalCode !== null) continue;
       c.child.kill('SIGTERM');
-      await new Promise((r) => { const t = setTimeout(() => { c.child.kill('SIGKILL'); r(); }, 10_000); c.child.once('exit', () => { clearTimeout(t); r(); }); });
+      const t = setTimeout(() => c.child.kill('SIGKILL'), 10_000);
+      await c.exit;
+      clearTimeout(t);
     }
-    for (const fn of cleanups.reverse()) await fn().catch(() => undefined);
+    while (cleanups.length) await cleanups.pop()().catch(() => undefined);
   };
+  // Serialized: a stop() asked for while another runs comes after it, and ends what appeared since.
+  let stopping = Promise.resolve();
+  const stop = () => (stopping = stopping.then(stopOnce));
+  const onAbort = () => void stop();
+  signal?.addEventListener('abort', onAbort, { once: true });
   try {
+    checkpoint();
     if (!options.skipSetup) {
       ensureNodeModules();
       const missing = ensureSystemPackages();
       if (missing.length) log(`could not install: ${missing.join(', ')} — the dev token needs softhsm2 and opensc`);
-      buildAll(log);
+      checkpoint();
+      await buildAll(log, children);
     }
-    const natsUrl = await startNats(stackDir, log, children, options.natsUrl);
+    checkpoint();
+    const natsUrl = await startNats(stackDir, log, children, options.natsUrl, signal);
+    checkpoint();
     const serverUrl = await startPostgres(stackDir, log, cleanups, options.databaseUrl);
+    checkpoint();
     const token = ensureDevToken(stackDir, log);
     const ports = options.ports ?? { gateway: Number(process.env.PORT ?? 8080), accounts: 0, issuance: 0, ca: 0 };
     for (const k of ['accounts', 'issuance', 'ca']) if (!ports[k]) ports[k] = await freePort();
@@ -213,14 +254,17 @@ export async function startStack(options = {}) {
       { name: 'issuance', main: 'apps/issuance/dist/main.js', port: ports.issuance, env: { ...common, HTTP_PORT: String(ports.issuance), ...(options.issuanceEnv ?? {}), ...(dbs.issuance ? { ISSUANCE_DATABASE_URL: dbs.issuance } : {}) } },
       { name: 'api-gateway', main: 'apps/api-gateway/dist/main.js', port: ports.gateway, env: { ...common, HTTP_PORT: String(ports.gateway), AUTH_MODE: 'dev', ...(options.gatewayEnv ?? {}) } },
     ];
+    checkpoint();
     step(log, `starting ${services.map((s) => s.name).join(', ')}…`);
     services.forEach((s, i) => startService({ ...s, quiet: options.quiet }, i, log, children, logDir));
     await Promise.all(services.map((s) => waitFor(s.name, async () => {
       const c = children.find((x) => x.name === s.name);
       if (c?.exited) throw new Error(`${s.name} exited; see ${join(logDir, `${s.name}.log`)}`);
       return httpReady(`http://127.0.0.1:${s.port}/health/ready`);
-    }, 60_000, log).then(() => step(log, `${s.name} ready on :${s.port}`))));
+    }, 60_000, log, signal).then(() => step(log, `${s.name} ready on :${s.port}`))));
+    checkpoint();
     const userId = await seed(natsUrl, log);
+    checkpoint();
     const agent = startService({
       name: 'token-agent', main: 'apps/token-agent/dist/main.js', args: ['run'], quiet: options.quiet,
       env: { NATS_URL: natsUrl, AGENT_ID: DEMO_AGENT_ID, PKCS11_MODULE: token.modulePath, PKCS11_RESCAN: 'reinitialize', SOFTHSM2_CONF: token.conf, AGENT_SO_PIN: token.soPin, AGENT_STATE_DIR: join(stackDir, 'agent'), AGENT_HEARTBEAT_SECONDS: '5', ...(options.agentEnv ?? {}) },
@@ -230,11 +274,14 @@ export async function startStack(options = {}) {
       const { connect } = await import('@nats-io/transport-node');
       const nc = await connect({ servers: natsUrl });
       try { return (await rpc(nc, 'accounts.rpc.list-tokens.v1', { userId })).items.length > 0; } finally { await nc.close(); }
-    }, 30_000, log);
+    }, 30_000, log, signal);
+    checkpoint();
     step(log, 'token agent online with the dev token');
+    signal?.removeEventListener('abort', onAbort);
     return { gatewayUrl, natsUrl, databaseUrl: serverUrl, stackDir, userId, token, stop, children };
   } catch (error) {
+    signal?.removeEventListener('abort', onAbort);
     await stop();
-    throw error;
+    throw signal?.aborted ? new StartupAborted() : error;
   }
 }
