@@ -20,5 +20,9 @@ COPY --from=build /src/apps/token-agent ./apps/token-agent
 COPY docker/token-agent-entrypoint.sh /usr/local/bin/token-agent-entrypoint
 RUN mkdir -p /var/lib/token-agent /var/lib/softhsm/tokens && chown -R node /var/lib/token-agent /var/lib/softhsm
 USER node
+# Healthy while `token-agent status` finds the agent running, connected to NATS, and its status file
+# fresh (the agent rewrites it at least every 5 s).
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD node apps/token-agent/dist/main.js status --json | node -e "let s='';process.stdin.on('data',(d)=>{s+=d}).on('end',()=>{const r=JSON.parse(s);process.exit(r.alive&&r.status.nats.state==='connected'&&Date.now()-Date.parse(r.status.updatedAt)<30000?0:1)})"
 ENTRYPOINT ["token-agent-entrypoint"]
 CMD ["node", "--enable-source-maps", "apps/token-agent/dist/main.js", "run"]
