@@ -3,7 +3,8 @@
 // checked and sealed in the page, then the saga's progress as steps until the key is formed.
 import type { ComponentChildren } from 'preact';
 import { useEffect, useId, useRef, useState } from 'preact/hooks';
-import { ApiError, newIdempotencyKey, type ApiClient } from '../api/client.js';
+import { ApiError, type ApiClient } from '../api/client.js';
+import { FormingRequest, type FormingAttempt } from '../api/forming-request.js';
 import { followProgress } from '../api/progress.js';
 import type { KeyAccount, ProgressEvent, Token, Validity, ValidityPreview } from '../api/types.js';
 import { formatKyivDateTime, formatKyivTime, formatValidity } from '../lib/dates.js';
@@ -62,6 +63,8 @@ export function GenerateDialog({ api, keyAccount, validity, preview, onClose, on
   const followAbort = useRef<AbortController | null>(null);
   const doneRef = useRef<HTMLButtonElement>(null);
   const formErrorRef = useRef<HTMLDivElement>(null);
+  // One Idempotency-Key (and body) while the inputs are unchanged and the answer may have been lost.
+  const [forming] = useState(() => new FormingRequest(sealPassword));
 
   const loadTokens = async (signal?: AbortSignal): Promise<Token[] | null> => {
     try {
@@ -147,19 +150,23 @@ export function GenerateDialog({ api, keyAccount, validity, preview, onClose, on
     const chosen = token!;
     setPhase({ phase: 'sending' });
     setAnnouncement('Перевіряємо пароль і надсилаємо запит…');
+    let attempt: FormingAttempt | null = null;
     try {
-      const newKeyPassword = await sealPassword(chosen.agentKey, values.newKeyPassword);
-      const currentTokenPassword = needsCurrent ? await sealPassword(chosen.agentKey, values.currentTokenPassword) : undefined;
-      const accepted = await api.formTemporaryHardwareKey(keyAccount.id, {
+      attempt = await forming.attempt({
+        keyId: keyAccount.id,
         validity,
         tokenId: chosen.tokenId,
+        agentKey: chosen.agentKey,
         cloudKeyPassword: values.cloudKeyPassword,
-        newKeyPassword,
-        ...(currentTokenPassword ? { currentTokenPassword } : {}),
-      }, newIdempotencyKey());
+        newKeyPassword: values.newKeyPassword,
+        currentTokenPassword: needsCurrent ? values.currentTokenPassword : null,
+      });
+      const accepted = await api.formTemporaryHardwareKey(keyAccount.id, attempt.body, attempt.idempotencyKey);
+      forming.accepted(attempt);
       setValues({ cloudKeyPassword: '', currentTokenPassword: '', newKeyPassword: '', newKeyPasswordConfirmation: '' });
       follow(accepted.requestId, chosen, accepted.validity.notAfter, accepted.validity.capped);
     } catch (error) {
+      if (attempt) forming.failed(attempt, error);
       setPhase({ phase: 'form' });
       const problem = error instanceof ApiError ? error.problem : error instanceof SealError ? { status: 0, code: error.code } : { status: 0, code: 'internal' };
       const message = problemMessage(problem);
