@@ -9,6 +9,7 @@ import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } f
 import pg from 'pg';
 import { eventually, FakeAccounts, FakeAgent, FakeCa, IssuanceEvents, type FakeKey, type FakeToken } from '../../test/support/participants.js';
 import type { IssuanceConfig } from '../config/issuance.config.js';
+import { DEFAULT_DEADLINE_BACKOFF } from './deadline-backoff.js';
 import { startIssuance, type RunningIssuance } from '../issuance.app.js';
 
 const AGENT_MS = 120_000;
@@ -281,6 +282,66 @@ describe('issuance service (real NATS and Postgres; accounts, agent and CA playe
       await expect(view(key, requestId)).resolves.toMatchObject({ status: 'failed', failure: { code: 'ca-rejected', detail: expect.stringContaining('csr-invalid') } });
     });
 
+    describe('each failure the agent reports', () => {
+      // Reported before the agent touched the token's objects: nothing to destroy, nothing issued.
+      it.each([
+        ['token-absent', 'token-absent'],
+        ['token-pin-locked', 'token-pin-locked'],
+        ['wrong-token-password', 'wrong-token-password'],
+        ['pin-policy', 'pin-policy'],
+        ['algorithm-unsupported', 'algorithm-unsupported'], // the token's own mechanisms, though its view listed the algorithm
+        ['sealed-password-invalid', 'token-error'],
+      ] as const)('generation failing with %s fails the request with %s and destroys nothing', async (agentCode, code) => {
+        const { key, token } = user();
+        agent.script(token.view.serial, { generate: { fail: agentCode } });
+        const { requestId } = await request(body(key, token, { algorithm: agentCode === 'algorithm-unsupported' ? 'RSA-2048' : 'EC-P256' }));
+        await events.until(requestId, 'failed');
+        const failed = await eventually(() => events.of('HardwareKeyRequestFailed', requestId), (l) => l.length === 1);
+        expect(failed[0]!.data).toMatchObject({ code, keyAccountId: events.of('HardwareKeyRequested', requestId)[0]!.data.keyAccountId });
+        await expect(view(key, requestId)).resolves.toMatchObject({ status: 'failed', keyId: null, failure: { code } });
+        expect(events.progress(requestId).map(([, s]) => s)).toEqual(['requested', 'key-generating', 'compensating', 'failed']);
+        await issuance.flushOutbox();
+        expect(agent.received('DestroyTokenKey', requestId)).toHaveLength(0);
+        expect(ca.received('IssueCertificate').filter((e) => e.data.requestId === requestId)).toHaveLength(0);
+      });
+
+      it('generation failing with token-error fails with token-error after the agent confirms the key\'s destruction', async () => {
+        const { key, token } = user();
+        agent.script(token.view.serial, { generate: { fail: 'token-error' } });
+        const { requestId } = await request(body(key, token));
+        await events.until(requestId, 'failed');
+        const destroy = agent.received('DestroyTokenKey', requestId);
+        expect(destroy).toHaveLength(1);
+        expect(destroy[0]!.data).toMatchObject({ tokenSerial: token.view.serial, reason: 'token-error', sealedPin: SEALED_NEW });
+        const v = await view(key, requestId);
+        expect(v).toMatchObject({ status: 'failed', failure: { code: 'token-error' } });
+        expect(v.failure!.detail).not.toMatch(/back online/); // awaited and confirmed
+        expect(ca.received('IssueCertificate').filter((e) => e.data.requestId === requestId)).toHaveLength(0);
+      });
+
+      // Reported while writing the certificate: the key and the certificate exist, both are undone, newest first.
+      it.each(['token-absent', 'token-pin-locked', 'wrong-token-password'] as const)('install failing with %s keeps its code, revokes the certificate, then destroys the key', async (code) => {
+        const { key, token } = user();
+        agent.script(token.view.serial, { install: { fail: code } });
+        const { requestId } = await request(body(key, token));
+        await events.until(requestId, 'failed');
+        const install = agent.received('InstallCertificate', requestId)[0]!;
+        const serial = Buffer.from(install.data.certificate, 'base64').toString().replace(/^cert:/, '');
+        const revoke = ca.received('RevokeCertificate').filter((e) => e.data.serialNumber === serial);
+        expect(revoke).toHaveLength(1);
+        const destroy = agent.received('DestroyTokenKey', requestId);
+        expect(destroy).toHaveLength(1);
+        expect(destroy[0]!.data).toMatchObject({ reason: code });
+        expect(revoke[0]!.occurredAt <= destroy[0]!.occurredAt).toBe(true);
+        const v = await view(key, requestId);
+        expect(v).toMatchObject({ status: 'failed', keyId: null, failure: { code } });
+        expect(v.failure!.detail).not.toMatch(/not confirmed|back online/);
+        const failed = await eventually(() => events.of('HardwareKeyRequestFailed', requestId), (l) => l.length === 1);
+        expect(failed[0]!.data.code).toBe(code);
+        expect(events.of('TemporaryHardwareKeyFormed', requestId)).toHaveLength(0);
+      });
+    });
+
     it('revokes the certificate, then destroys the key, when the install fails', async () => {
       const { key, token } = user();
       agent.script(token.view.serial, { install: { fail: 'certificate-mismatch' } });
@@ -388,6 +449,58 @@ describe('issuance service (real NATS and Postgres; accounts, agent and CA playe
       await expect(view(key, requestId)).resolves.toMatchObject({ status: 'key-generating' });
       await agent.held.find((h) => (h.envelope.data as { requestId: string }).requestId === requestId)!.release();
       await events.until(requestId, 'completed');
+    });
+  });
+
+  describe('deadlines', () => {
+    it('pushes back a saga whose deadline handling keeps failing (with a growing delay), so a later deadline still fires', async () => {
+      const sagas = issuance.services.sagas;
+      const start = async () => {
+        const { key, token } = user();
+        agent.script(token.view.serial, { generate: 'silent' });
+        const { requestId } = await request(body(key, token));
+        await eventually(() => agent.received('GenerateTokenKey', requestId), (l) => l.length === 1);
+        return { key, requestId };
+      };
+      const row = async (requestId: string) => (await issuance.dataSource.query(
+        'SELECT status, deadline_at, deadline_failures FROM hardware_key_requests WHERE request_id = $1', [requestId],
+      ))[0] as { status: string; deadline_at: Date | null; deadline_failures: number };
+      const serviceNow = () => Date.now() + clock.offsetMs;
+
+      // Two sagas this version cannot handle: their state names a status it does not know (as a newer
+      // version would write during a rolling deploy), and their deadlines come first in the scan.
+      const broken = [(await start()).requestId, (await start()).requestId];
+      await issuance.dataSource.query(
+        `UPDATE hardware_key_requests SET state = jsonb_set(state, '{status}', '"key-attesting"'), deadline_at = deadline_at - interval '1 hour' WHERE request_id = ANY($1)`,
+        [broken],
+      );
+      const later = await start();
+      try {
+        clock.offsetMs += AGENT_MS + 1_000;
+        // Pages of two earliest deadlines: without the back-off the broken pair would fill every page.
+        for (let round = 0; round < 10 && (await row(later.requestId)).status !== 'failed'; round++) await sagas.fireDueDeadlines(2);
+        await events.until(later.requestId, 'failed');
+        await expect(view(later.key, later.requestId)).resolves.toMatchObject({ status: 'failed', failure: { code: 'agent-timeout' } });
+
+        for (const id of broken) {
+          const r = await row(id);
+          expect(r).toMatchObject({ status: 'key-generating', deadline_failures: 1 });
+          expect(r.deadline_at!.getTime()).toBeGreaterThan(serviceNow());
+        }
+        // Failing again, it is pushed back further (the delay doubles), and still not lost.
+        const first = await row(broken[0]!);
+        clock.offsetMs += first.deadline_at!.getTime() - serviceNow() + 1_000;
+        const before = serviceNow();
+        await sagas.fireDueDeadlines(2);
+        const after = serviceNow();
+        const second = await row(broken[0]!);
+        expect(second.deadline_failures).toBe(2);
+        const { firstMs } = DEFAULT_DEADLINE_BACKOFF;
+        expect(second.deadline_at!.getTime() - before).toBeGreaterThan(firstMs);
+        expect(second.deadline_at!.getTime() - after).toBeLessThanOrEqual(2 * firstMs);
+      } finally {
+        await issuance.dataSource.query('DELETE FROM hardware_key_requests WHERE request_id = ANY($1)', [broken]);
+      }
     });
   });
 

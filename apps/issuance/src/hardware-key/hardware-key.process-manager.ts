@@ -8,6 +8,7 @@ import type { Clock } from '../config/issuance.config.js';
 import {
   canonicalSerial, initialState, react, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
 } from './hardware-key.saga.js';
+import { DEFAULT_DEADLINE_BACKOFF, deadlineRetryDelayMs, type DeadlineBackoff } from './deadline-backoff.js';
 import { toOutgoing } from './outbound.js';
 
 export interface SagaTimeouts {
@@ -49,6 +50,11 @@ const sagaInputs = new Counter({
   labelNames: ['input', 'outcome'] as const,
   registers: [metricsRegistry],
 });
+const deadlineFailures = new Counter({
+  name: 'issuance_deadline_failures_total',
+  help: 'Due deadlines whose handling failed (each is pushed back with a back-off)',
+  registers: [metricsRegistry],
+});
 const sagasFinished = new Counter({
   name: 'issuance_sagas_finished_total',
   help: 'Hardware key sagas that reached completed or failed, by status and failure code',
@@ -71,6 +77,7 @@ export class HardwareKeyProcessManager {
     private readonly clock: Clock,
     private readonly timeouts: SagaTimeouts,
     logger?: Logger,
+    private readonly backoff: DeadlineBackoff = DEFAULT_DEADLINE_BACKOFF,
   ) {
     this.log = logger ?? createLogger('issuance:saga');
   }
@@ -128,7 +135,9 @@ export class HardwareKeyProcessManager {
    * Feeds `DeadlineExpired` to every saga whose deadline has passed. Each saga is locked with
    * `FOR UPDATE SKIP LOCKED` in its own transaction, and its deadline re-checked under the lock, so
    * several replicas scanning at once never fire one deadline twice, and one broken saga does not
-   * hold back the others.
+   * hold back the others: a saga whose deadline handling fails has its deadline pushed back with a
+   * doubling, bounded delay (deadline-backoff.ts), so it leaves the front of the scan instead of taking
+   * a place in every page of `limit` earliest deadlines.
    */
   async fireDueDeadlines(limit = 100): Promise<number> {
     const now = this.clock();
@@ -146,10 +155,36 @@ export class HardwareKeyProcessManager {
         });
         if (result.applied && result.value) fired++;
       } catch (error) {
-        this.log.error({ err: error, requestId }, 'could not apply a due deadline; the next round retries');
+        await this.postponeDeadline(requestId, now, error);
       }
     }
     return fired;
+  }
+
+  /**
+   * Pushes a failed deadline back (its own transaction: the failed one rolled back). Only while it is
+   * still due and not locked: a replica that meanwhile applied it, or pushed it back itself, wins.
+   */
+  private async postponeDeadline(requestId: string, now: Date, error: unknown): Promise<void> {
+    try {
+      const postponed = await this.dataSource.transaction(async (manager) => {
+        const rows: Array<{ failures: number }> = await manager.query(
+          'SELECT deadline_failures AS failures FROM hardware_key_requests WHERE request_id = $1 AND deadline_at <= $2 FOR UPDATE SKIP LOCKED',
+          [requestId, now],
+        );
+        if (!rows[0]) return null;
+        const failures = rows[0].failures + 1;
+        const retryAt = new Date(now.getTime() + deadlineRetryDelayMs(failures, this.backoff));
+        await manager.query('UPDATE hardware_key_requests SET deadline_at = $2, deadline_failures = $3 WHERE request_id = $1', [requestId, retryAt, failures]);
+        return { failures, retryAt: retryAt.toISOString() };
+      });
+      deadlineFailures.inc();
+      this.log.error({ err: error, requestId, ...postponed }, postponed
+        ? 'could not apply a due deadline; retried after a back-off'
+        : 'could not apply a due deadline; it was handled or postponed meanwhile');
+    } catch (postponeError) {
+      this.log.error({ err: error, postponeErr: postponeError, requestId }, 'could not apply a due deadline, nor postpone it; the next round retries');
+    }
   }
 
   /** The saga of a request, for queries. */
@@ -213,12 +248,16 @@ export class HardwareKeyProcessManager {
   }
 }
 
-/** The queried columns, derived from the state so they can never disagree with it. */
-function columnsOf(state: StartedState, now: Date): Pick<HardwareKeyRequestEntity, 'status' | 'state' | 'deadlineAt' | 'certificateSerial' | 'updatedAt'> {
+/**
+ * The queried columns, derived from the state so they can never disagree with it (except `deadline_at`
+ * while a failing deadline is pushed back; every save derives it afresh and clears the failure count).
+ */
+function columnsOf(state: StartedState, now: Date): Pick<HardwareKeyRequestEntity, 'status' | 'state' | 'deadlineAt' | 'deadlineFailures' | 'certificateSerial' | 'updatedAt'> {
   return {
     status: state.status,
     state,
     deadlineAt: state.deadlineAt === null ? null : new Date(state.deadlineAt),
+    deadlineFailures: 0,
     certificateSerial: certificateSerialOf(state),
     updatedAt: now,
   };

@@ -35,6 +35,13 @@ export class HardwareKeyRequestEntity {
   @Column({ name: 'deadline_at', type: 'timestamptz', nullable: true })
   deadlineAt!: Date | null;
 
+  /**
+   * Consecutive failures to apply the due deadline; each pushes `deadline_at` back (deadline-backoff.ts),
+   * so `deadline_at` may then be later than the state's own `deadlineAt`. Zero again on every saved change.
+   */
+  @Column({ name: 'deadline_failures', type: 'integer', default: 0 })
+  deadlineFailures!: number;
+
   @Column({ name: 'version', type: 'integer' })
   version!: number;
 

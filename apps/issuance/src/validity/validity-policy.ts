@@ -6,8 +6,10 @@ import { addCalendarMonth } from './zoned-time.js';
  * and for the request, given the same moment and certificates.
  *
  * `notBefore` is the issuing moment, truncated to the whole second (X.509 times carry seconds, so
- * what the dialog shows is what the certificate will say). `notAfter` is the earliest of the chosen
- * period's end, the base certificate's end and the issuing CA's end.
+ * what the dialog shows is what the certificate will say) — but never before the base certificate's
+ * own start: when that falls within the same second, after the whole second, the base's start rounded
+ * up to the next whole second is taken instead. `notAfter` is the earliest of the chosen period's end,
+ * the base certificate's end and the issuing CA's end.
  */
 
 export const VALIDITY_OPTIONS = ['P1D', 'P1W', 'P1M', 'base'] as const;
@@ -68,6 +70,16 @@ export function periodEnd(option: ValidityOptionName, notBefore: Date, baseNotAf
   }
 }
 
+/**
+ * The certificate's `notBefore`: now truncated to the second, or — when the base certificate started
+ * within that same second — the base's start rounded up to the second, so that the temporary key never
+ * starts before its base (an X.509 time cannot say the base's fraction of a second).
+ */
+export function issuingMoment(now: Date, baseNotBefore: Date): Date {
+  const second = 1_000;
+  return new Date(Math.max(Math.floor(now.getTime() / second) * second, Math.ceil(baseNotBefore.getTime() / second) * second));
+}
+
 function refuse(reason: ValidityRefusalReason, message: string): ValidityDecision {
   return { ok: false, reason, code: REFUSAL_CODES[reason], message };
 }
@@ -77,7 +89,7 @@ const minutes = (ms: number) => `${Math.round(ms / 60_000)} min`;
 export function decideValidity(query: ValidityQuery, settings: ValidityPolicySettings = DEFAULT_VALIDITY_SETTINGS): ValidityDecision {
   const { option, base } = query;
   if (!isValidityOption(option)) return refuse('unknown-option', `unknown validity option "${option}"; expected one of ${VALIDITY_OPTIONS.join(', ')}`);
-  const notBefore = new Date(Math.floor(query.now.getTime() / 1_000) * 1_000);
+  const notBefore = issuingMoment(query.now, base.notBefore);
   if (base.revoked) return refuse('base-revoked', 'the base certificate is revoked');
   if (base.notBefore.getTime() > query.now.getTime()) return refuse('base-not-yet-valid', 'the base certificate is not valid yet');
   if (base.notAfter.getTime() <= query.now.getTime()) return refuse('base-expired', 'the base certificate has expired');

@@ -77,6 +77,17 @@ describe('validity policy', () => {
     });
 
     it.each([
+      // base notBefore, now, expected notBefore
+      ['2021-08-25T13:59:07.400Z', '2021-08-25T13:59:07.900Z', '2021-08-25T13:59:08.000Z'], // base starts within the second: rounded up to it, not before it
+      ['2021-08-25T13:59:07.000Z', '2021-08-25T13:59:07.900Z', '2021-08-25T13:59:07.000Z'], // base starts on the whole second: now truncated
+      ['2021-08-25T13:59:06.999Z', '2021-08-25T13:59:07.001Z', '2021-08-25T13:59:07.000Z'], // base started in the second before
+      ['2021-08-25T13:59:07.900Z', '2021-08-25T13:59:07.900Z', '2021-08-25T13:59:08.000Z'], // base starts this very moment
+    ])('never starts before the base certificate (base from %s, now %s → %s)', (baseNotBefore, now, notBefore) => {
+      const decision = decideValidity({ option: 'P1D', now: new Date(now), base: { notBefore: new Date(baseNotBefore), notAfter: kyiv('01.01.2030 00:00'), revoked: false }, issuerNotAfter: farIssuer }, settings);
+      expect(decision).toMatchObject({ ok: true, window: { notBefore, notAfter: new Date(Date.parse(notBefore) + DAY).toISOString() } });
+    });
+
+    it.each([
       ['P1D', '25.08.2022 12:00'],
       ['P1W', '30.08.2021 12:00'],
       ['P1M', '10.09.2021 12:00'],
@@ -164,8 +175,10 @@ describe('validity policy', () => {
     const option = fc.constantFrom(...VALIDITY_OPTIONS);
     const minimum = fc.integer({ min: 0, max: 48 * HOUR });
     const zone = fc.constantFrom('Europe/Kyiv', 'UTC', 'America/New_York', 'Australia/Lord_Howe');
+    // Often a base certificate that started a moment ago, within the same second or the one before.
+    const sinceBase = fc.oneof(duration(800), fc.integer({ min: 0, max: 2_000 }));
     const input = fc.record({
-      option, now: instant, sinceBase: duration(800), baseLength: duration(1_200), issuerAfter: fc.integer({ min: -DAY, max: 3_000 * DAY }), revoked: fc.boolean(), minimum, zone,
+      option, now: instant, sinceBase, baseLength: fc.oneof(duration(1_200), fc.integer({ min: 0, max: 2 * DAY })), issuerAfter: fc.integer({ min: -DAY, max: 3_000 * DAY }), revoked: fc.boolean(), minimum, zone,
     }).map((r) => ({
       query: {
         option: r.option,
@@ -176,14 +189,19 @@ describe('validity policy', () => {
       settings: { minimumRemainingMs: r.minimum, timeZone: r.zone },
     }));
 
-    it('always keeps notBefore ≤ notAfter ≤ every cap, and says truthfully whether it capped', () => {
+    /** now truncated to the second, unless the base started later within that second (then its start, rounded up). */
+    const expectedNotBefore = (q: ValidityQuery) => Math.max(Math.floor(q.now.getTime() / 1_000) * 1_000, Math.ceil(q.base.notBefore.getTime() / 1_000) * 1_000);
+
+    it('always keeps base notBefore ≤ notBefore ≤ notAfter ≤ every cap, and says truthfully whether it capped', () => {
       fc.assert(fc.property(input, ({ query: q, settings: s }) => {
         const decision = decideValidity(q, s);
         if (!decision.ok) return;
         const nb = new Date(decision.window.notBefore).getTime();
         const na = new Date(decision.window.notAfter).getTime();
         const wanted = periodEnd(q.option as 'P1D', new Date(nb), q.base.notAfter, s.timeZone).getTime();
-        expect(nb).toBe(Math.floor(q.now.getTime() / 1_000) * 1_000);
+        expect(nb).toBe(expectedNotBefore(q));
+        expect(nb).toBeGreaterThanOrEqual(q.base.notBefore.getTime());
+        expect(nb - q.now.getTime()).toBeLessThan(1_000);
         expect(nb).toBeLessThanOrEqual(na);
         expect(na).toBeLessThanOrEqual(Math.min(wanted, q.base.notAfter.getTime(), q.issuerNotAfter.getTime()));
         expect(na).toBe(Math.min(wanted, q.base.notAfter.getTime(), q.issuerNotAfter.getTime()));
@@ -199,7 +217,7 @@ describe('validity policy', () => {
     it('refuses exactly when the base certificate is revoked, not yet valid, over or ending within the minimum', () => {
       fc.assert(fc.property(input, ({ query: q, settings: s }) => {
         const decision = decideValidity(q, s);
-        const nb = Math.floor(q.now.getTime() / 1_000) * 1_000;
+        const nb = expectedNotBefore(q);
         const shouldRefuse = q.base.revoked
           || q.base.notBefore.getTime() > q.now.getTime()
           || q.base.notAfter.getTime() <= q.now.getTime()
