@@ -9,7 +9,7 @@ import { AppError, createLogger, toAppError, type Logger } from '@thk/core';
 import { lastValueFrom, isObservable } from 'rxjs';
 import { connectNats, type NatsConnectionConfig } from './connection.js';
 import { JetStreamContext, NatsRpcContext, type JetStreamMessageInfo } from './jetstream.context.js';
-import { DEFAULT_MAX_DELIVER, provisionConsumer, provisionStreams, type ConsumerSpec, type ProvisioningOptions, type StreamSpec } from './provisioning.js';
+import { DEFAULT_ACK_WAIT_MS, DEFAULT_MAX_DELIVER, provisionConsumer, provisionStreams, type ConsumerSpec, type ProvisioningOptions, type StreamSpec } from './provisioning.js';
 import type { RpcReply } from './rpc-client.js';
 import { Semaphore } from './semaphore.js';
 
@@ -48,6 +48,25 @@ export interface DeadLetter {
   original: string;
 }
 
+export interface ConsumerStatus {
+  durable: string;
+  stream: string;
+  state: 'starting' | 'consuming' | 'restarting';
+  /** Times the loop was re-opened after it ended. */
+  restarts: number;
+  lastError?: string;
+}
+
+interface ConsumeLoop {
+  spec: ConsumerSpec;
+  sem: Semaphore;
+  messages: ConsumerMessages | undefined;
+  done: Promise<void>;
+  state: ConsumerStatus['state'];
+  restarts: number;
+  lastError: string | undefined;
+}
+
 const DEFAULT_BACKOFF = [250, 1_000, 5_000, 15_000, 30_000];
 
 /** True when a server of this version honours `+TERM <reason>` (added in nats-server 2.10.4). */
@@ -68,7 +87,7 @@ export function supportsTermReason(version: string | undefined): boolean {
 export class JetStreamServer extends Server implements CustomTransportStrategy {
   private nc: NatsConnection | undefined;
   private ownsConnection = false;
-  private readonly consumeLoops: Array<{ messages: ConsumerMessages; done: Promise<void>; sem: Semaphore }> = [];
+  private readonly consumeLoops: ConsumeLoop[] = [];
   private readonly subscriptions: Subscription[] = [];
   private readonly log: Logger;
   private readonly encoder = new TextEncoder();
@@ -110,29 +129,94 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const jsm = await provisionStreams(this.nc, this.options.streams ?? [], this.options.provisioning);
     for (const spec of this.options.consumers ?? []) {
       await provisionConsumer(jsm, spec);
-      await this.startConsumer(jsm, spec);
+      const loop: ConsumeLoop = { spec, sem: new Semaphore(spec.concurrency ?? 16), messages: undefined, done: Promise.resolve(), state: 'starting', restarts: 0, lastError: undefined };
+      this.consumeLoops.push(loop);
+      await this.openConsumer(loop);
+      loop.done = this.superviseConsumer(loop, jsm);
     }
     if (this.options.rpc ?? true) this.subscribeRpcHandlers();
   }
 
-  private async startConsumer(_jsm: JetStreamManager, spec: ConsumerSpec): Promise<void> {
-    const js = jetstream(this.connection);
-    const consumer = await js.consumers.get(spec.stream, spec.durable);
-    const concurrency = spec.concurrency ?? 16;
-    const sem = new Semaphore(concurrency);
-    const messages = await consumer.consume({ max_messages: concurrency * 2 });
-    const done = (async () => {
-      for await (const m of messages) {
-        await sem.acquire();
-        void this.handleJsMessage(m, spec).finally(() => sem.release());
+  /** Every consumer is consuming (false while one restarts after its loop ended). */
+  healthy(): boolean {
+    return !this.closed && this.consumeLoops.every((l) => l.state === 'consuming');
+  }
+
+  /** The state of each consumer loop, for readiness and diagnostics. */
+  consumerStatus(): ConsumerStatus[] {
+    return this.consumeLoops.map((l) => ({ durable: l.spec.durable, stream: l.spec.stream, state: l.state, restarts: l.restarts, ...(l.lastError ? { lastError: l.lastError } : {}) }));
+  }
+
+  /** A check in the shape of service-kit's `ReadinessCheck` (`readiness.add(server.readinessCheck())`). */
+  readinessCheck(name = 'jetstream-consumers'): { name: string; check(): Promise<void> } {
+    return {
+      name,
+      check: async () => {
+        if (this.healthy()) return;
+        const down = this.consumerStatus().filter((s) => s.state !== 'consuming').map((s) => `${s.durable} ${s.state}`);
+        throw new Error(down.length ? down.join(', ') : 'closed');
+      },
+    };
+  }
+
+  private async openConsumer(loop: ConsumeLoop): Promise<void> {
+    const consumer = await jetstream(this.connection).consumers.get(loop.spec.stream, loop.spec.durable);
+    // A deleted consumer ends the iterator (instead of pulling from nothing forever): the supervisor re-provisions it.
+    loop.messages = await consumer.consume({ max_messages: (loop.spec.concurrency ?? 16) * 2, abort_on_missing_resource: true });
+    loop.state = 'consuming';
+    this.log.info({ stream: loop.spec.stream, durable: loop.spec.durable, filter: loop.spec.filterSubject, concurrency: loop.spec.concurrency ?? 16 }, 'consuming');
+  }
+
+  /** Runs a consumer's loop; when it ends while the server is open, re-provisions and re-opens it with back-off. */
+  private async superviseConsumer(loop: ConsumeLoop, jsm: JetStreamManager): Promise<void> {
+    let attempt = 0;
+    while (!this.closed) {
+      if (loop.messages) {
+        const openedAt = Date.now();
+        try {
+          for await (const m of loop.messages) {
+            await loop.sem.acquire();
+            void this.handleJsMessage(m, loop.spec).finally(() => loop.sem.release());
+          }
+          if (this.closed) return;
+          loop.lastError = 'the consume loop ended';
+        } catch (error) {
+          if (this.closed) return;
+          loop.lastError = error instanceof Error ? error.message : String(error);
+        }
+        loop.messages = undefined;
+        if (Date.now() - openedAt > 30_000) attempt = 0; // it ran for a while: start the back-off afresh
       }
-    })().catch((error) => this.log.error({ err: error, durable: spec.durable }, 'consume loop ended with an error'));
-    this.consumeLoops.push({ messages, done, sem });
-    this.log.info({ stream: spec.stream, durable: spec.durable, filter: spec.filterSubject, concurrency }, 'consuming');
+      loop.state = 'restarting';
+      if (this.connection.isClosed()) {
+        // A closed connection never comes back (a lost one reconnects by itself): stay unhealthy.
+        this.log.error({ durable: loop.spec.durable, stream: loop.spec.stream, reason: loop.lastError }, 'consume loop ended and the NATS connection is closed; not restarting');
+        return;
+      }
+      const delay = Math.min(250 * 2 ** attempt, 10_000);
+      attempt++;
+      this.log.error({ durable: loop.spec.durable, stream: loop.spec.stream, reason: loop.lastError, retryInMs: delay }, 'consume loop ended; restarting it');
+      await new Promise((r) => setTimeout(r, delay).unref());
+      if (this.closed) return;
+      try {
+        await provisionConsumer(jsm, loop.spec);
+        await this.openConsumer(loop);
+        loop.restarts++;
+      } catch (error) {
+        loop.lastError = error instanceof Error ? error.message : String(error);
+      }
+    }
   }
 
   private async handleJsMessage(m: JsMsg, spec: ConsumerSpec): Promise<void> {
     const maxDeliver = spec.maxDeliver ?? DEFAULT_MAX_DELIVER;
+    // The server allows one delivery more than maxDeliver (provisioning): a message whose earlier
+    // deliveries ended without an outcome (the process crashed, the handler hung) is dead-lettered
+    // here instead of being dropped silently by the server's max_deliver.
+    if (m.info.deliveryCount > maxDeliver) {
+      await this.deadLetter(m, spec, new AppError('messaging.max-deliveries', `delivered ${m.info.deliveryCount} times without an outcome (the handler crashed or outlived its ack wait each time)`));
+      return;
+    }
     const base = { subject: m.subject, stream: spec.stream, durable: spec.durable, streamSequence: m.seq, deliveryCount: m.info.deliveryCount };
     let envelope: Envelope;
     let pattern: string;
@@ -149,9 +233,17 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     const info: JetStreamMessageInfo = { ...base, agentId: agentIdOfSubject(m.subject), envelope };
+    // While the handler runs, tell the server it is in progress so it is not redelivered to another replica.
+    const ackWaitMs = spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
+    const heartbeat = setInterval(() => { try { m.working(); } catch { /* connection gone: the message comes back */ } }, Math.max(100, Math.floor(ackWaitMs / 3)));
+    heartbeat.unref();
     try {
-      const result = await handler(envelope, new JetStreamContext([info]));
-      if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      try {
+        const result = await handler(envelope, new JetStreamContext([info]));
+        if (isObservable(result)) await lastValueFrom(result, { defaultValue: undefined });
+      } finally {
+        clearInterval(heartbeat);
+      }
       await m.ackAck().catch(() => m.ack());
     } catch (raw) {
       const error = toAppError(raw);
@@ -275,7 +367,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     this.closed = true;
     for (const sub of this.subscriptions) sub.unsubscribe();
     for (const loop of this.consumeLoops) {
-      await loop.messages.close().catch(() => undefined);
+      await loop.messages?.close().catch(() => undefined);
     }
     const budget = this.options.shutdownTimeoutMs ?? 10_000;
     const drained = await Promise.all([...this.consumeLoops.map((l) => l.sem.idle(budget)), this.rpcSem.idle(budget)]);

@@ -82,7 +82,9 @@ export async function provisionConsumer(jsm: JetStreamManager, spec: ConsumerSpe
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     filter_subject: spec.filterSubject,
-    // One more than ours: the consumer dead-letters on its last try, the server is only a safety net.
+    // One more than ours: a failing message is dead-lettered on delivery maxDeliver, and one whose
+    // deliveries all ended without an outcome (crash, hang) on delivery maxDeliver + 1, before its
+    // handler runs; the server's limit never drops a message silently.
     max_deliver: maxDeliver + 1,
     ack_wait: ns(spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS),
     max_ack_pending: 1_000,

@@ -29,6 +29,8 @@ const consumer = (overrides: Partial<ConsumerSpec> = {}): ConsumerSpec => ({
 
 /** Behaviour a test can switch on to play a crash or a failing handler. */
 interface Script {
+  /** Called when the handler starts, before its transaction. */
+  before?: (envelope: Envelope<KeyStatusChanged>, replica: string, delivery: number) => Promise<void>;
   /** Called after the transaction committed, before the handler returns (i.e. before the ack). */
   afterCommit?: (envelope: Envelope<KeyStatusChanged>, replica: string, delivery: number) => Promise<void>;
 }
@@ -43,6 +45,7 @@ class EffectsController {
 
   @EventPattern<string>(KeyStatusChangedV1.subjectPattern)
   async onKeyStatusChanged(@Payload() envelope: Envelope<KeyStatusChanged>, @Ctx() ctx: JetStreamContext): Promise<void> {
+    await this.script.before?.(envelope, this.replica, ctx.getDeliveryCount());
     await this.uow.run(async (tx) => {
       await tx.manager.query('INSERT INTO effects (message_id, replica) VALUES ($1, $2)', [envelope.id, this.replica]);
     }, { inbox: { consumer: DURABLE, messageId: envelope.id } });
@@ -202,7 +205,7 @@ describe('outbox → JetStream → consumer → inbox', () => {
     const consumerInfo = await jsm.consumers.info('ACCOUNTS', DURABLE);
     expect(consumerInfo.num_ack_pending).toBe(0);
     expect(consumerInfo.num_redelivered).toBe(0);
-    expect(consumerInfo.delivered.stream_seq).toBe(2);
+    expect(consumerInfo.num_pending).toBe(0);
   });
 
   it('dead-letters a poison message after its last delivery', async () => {
@@ -217,6 +220,69 @@ describe('outbox → JetStream → consumer → inbox', () => {
     expect(letter.code).toBe('test.poison');
     expect(letter.deliveryCount).toBe(3);
     expect(letter.reason).toContain('gave up after 3 deliveries');
+  });
+
+  it('dead-letters a message that crashes its consumer on every delivery instead of losing it to max_deliver', async () => {
+    const deliveries: number[] = [];
+    const crashing = async (name: string) => {
+      const box: { conn?: NatsConnection } = {};
+      const replica = await startReplica(nats.url, ds, name, {
+        before: async (_env, _replica, delivery) => {
+          deliveries.push(delivery);
+          void box.conn?.close(); // the process "dies" mid-handler, every time
+          await new Promise(() => undefined);
+        },
+      }, consumer({ maxDeliver: 2, ackWaitMs: 1_000 }));
+      box.conn = replica.server.unwrap<NatsConnection>();
+      running.push(replica);
+    };
+    await crashing('a');
+    await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
+    await eventually(async () => deliveries.length, (n) => n === 1);
+    await crashing('b');
+    await eventually(async () => deliveries.length, (n) => n === 2, 20_000);
+    // The server allows one more delivery than maxDeliver; the consumer spends it on the dead letter.
+    await crashing('c');
+    const jsm = await jetstreamManager(nc);
+    const info = await eventually(() => jsm.streams.info('DEAD_LETTERS'), (i) => i.state.messages === 1, 20_000);
+    const letter = (await jsm.streams.getMessage('DEAD_LETTERS', { seq: info.state.first_seq }))!.json<DeadLetter>();
+    expect(letter.code).toBe('messaging.max-deliveries');
+    expect(letter.deliveryCount).toBe(3);
+    expect(deliveries).toEqual([1, 2]);
+    expect(await effects()).toHaveLength(0);
+    await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0);
+  });
+
+  it('keeps a message that outlives its ack_wait from being redelivered while its handler still runs', async () => {
+    const deliveries: Array<{ replica: string; delivery: number }> = [];
+    const slow: Script = {
+      before: async (_env, replica, delivery) => {
+        deliveries.push({ replica, delivery });
+        await new Promise((r) => setTimeout(r, 3_500)); // 3.5 ack_waits
+      },
+    };
+    running.push(await startReplica(nats.url, ds, 'a', slow, consumer({ ackWaitMs: 1_000 })), await startReplica(nats.url, ds, 'b', slow, consumer({ ackWaitMs: 1_000 })));
+    await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
+    await waitForEffects(1);
+    const jsm = await jetstreamManager(nc);
+    const info = await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0);
+    expect(info.num_redelivered).toBe(0);
+    expect(deliveries).toHaveLength(1);
+    expect(deliveries[0]!.delivery).toBe(1);
+    expect(await effects()).toHaveLength(1);
+  });
+
+  it('restarts a consume loop that ended (its consumer was deleted) and reports it healthy again', async () => {
+    const replica = await startReplica(nats.url, ds, 'a');
+    running.push(replica);
+    expect(replica.server.healthy()).toBe(true);
+    await expect(replica.server.readinessCheck().check()).resolves.toBeUndefined();
+    const jsm = await jetstreamManager(nc);
+    await jsm.consumers.delete('ACCOUNTS', DURABLE);
+    await eventually(async () => replica.server.consumerStatus()[0]!, (s) => s.restarts >= 1 && s.state === 'consuming', 30_000);
+    expect(replica.server.healthy()).toBe(true);
+    await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
+    await waitForEffects(1);
   });
 
   it('resumes a consumer restarted from scratch at its durable position and misses nothing', async () => {
