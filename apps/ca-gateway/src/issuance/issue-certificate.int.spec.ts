@@ -1,6 +1,6 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { CertificateIssuedV1, CertificateRejectedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1, type IssueCertificateV1 as IssueData } from '@thk/contracts';
-import { createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, signAuthorization, TEST_PERSON } from '@thk/pki';
+import { createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, parseCsr, personSubjectToNameDer, signAuthorization, TEST_PERSON } from '@thk/pki';
 import { CaGatewayHarness } from '../testing/ca-gateway-harness.js';
 import { opensslText, opensslVerify } from '../testing/openssl.js';
 
@@ -169,6 +169,73 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
       await h.tap.waitFor((e) => e.envelope.data?.serialNumber === base.serialNumber);
       const { data } = await h.request(base);
       expect(await refusal(data)).toBe('base-certificate-revoked');
+    });
+
+    it('refuses an authorization signed by a temporary key with its own certificate (issued by this CA, not a cloud key)', async () => {
+      const base = await h.certifiedBaseKey();
+      const first = await h.request(base);
+      const a = await answer(first.data);
+      expect(a.subject).toBe(ISSUED);
+      // The user holds this key on the token; its certificate verifies under the CA like the base's.
+      const temporary = {
+        ...base, privateKey: first.tokenKeys.privateKey, certificate: new Uint8Array(Buffer.from(a.data.certificate.der, 'base64')),
+        serialNumber: a.data.certificate.serialNumber as string, notAfter: new Date(a.data.certificate.notAfter),
+      };
+      const { data } = await h.request(temporary);
+      expect(await refusal(data)).toBe('base-certificate-untrusted');
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
+    });
+
+    it('refuses a base certificate signed by this CA that is not in its registry', async () => {
+      const keys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']) as CryptoKeyPair;
+      const csr = parseCsr(await createCsr(TEST_PERSON, keys));
+      const notAfter = new Date(h.now.getTime() + 100 * 86_400_000);
+      const unrecorded = await h.gateway.ca.issue({
+        profile: 'cloud-key', subject: personSubjectToNameDer(TEST_PERSON), spki: csr.spki, publicKeyBits: csr.publicKeyBits,
+        notBefore: new Date(h.now.getTime() - 86_400_000), notAfter, qcSscd: false,
+      });
+      const { data } = await h.request({ userId: randomUUID(), keyId: randomUUID(), subject: TEST_PERSON, privateKey: keys.privateKey, certificate: unrecorded.der, serialNumber: unrecorded.serialNumber, notAfter });
+      expect(await refusal(data)).toBe('base-certificate-untrusted');
+    });
+
+    it('refuses an authorization whose baseKeyId or sub is not what its base certificate was issued for', async () => {
+      const base = await h.certifiedBaseKey();
+      const other = await h.certifiedBaseKey();
+      const { data: wrongKey } = await h.request({ ...base, keyId: other.keyId });
+      expect(await refusal(wrongKey)).toBe('authorization-invalid');
+      const { data: wrongUser } = await h.request({ ...base, userId: other.userId });
+      expect(await refusal(wrongUser)).toBe('authorization-invalid');
+      const { data: ok } = await h.request(base);
+      expect((await answer(ok)).subject).toBe(ISSUED);
+    });
+
+    it('refuses when the base certificate is revoked after the lookup but before the issuing transaction commits', async () => {
+      const base = await h.certifiedBaseKey();
+      const revoker = h.gateway.dataSource.createQueryRunner();
+      await revoker.connect();
+      try {
+        await revoker.startTransaction();
+        // What RevokeCertificate does: the row FOR UPDATE, then the mark, committed later.
+        await revoker.query('SELECT 1 FROM issued_certificates WHERE serial_number = $1 FOR UPDATE', [base.serialNumber]);
+        await revoker.query(`UPDATE issued_certificates SET revoked_at = now(), revocation_reason = 'keyCompromise', revoked_by = 'test' WHERE serial_number = $1`, [base.serialNumber]);
+        const { data } = await h.request(base);
+        await h.send(IssueCertificateV1.subject(), h.issueEnvelope(data));
+        // The lookup saw the base unrevoked; the issuing transaction now waits for the revocation's lock.
+        for (let waited = 0; ; waited += 50) {
+          const [{ n }] = await rows(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`);
+          if (n > 0) break;
+          if (waited > 10_000) throw new Error('the issuing transaction never waited for the base row');
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        await revoker.commitTransaction();
+        const [answered] = await h.tap.waitFor((e) => e.envelope.data?.requestId === data.requestId);
+        expect(answered).toMatchObject({ subject: REJECTED, envelope: { data: { code: 'base-certificate-revoked' } } });
+        expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
+        expect(await rows('SELECT outcome, rejection_code AS code FROM issue_requests WHERE request_id = $1', [data.requestId])).toEqual([{ outcome: 'rejected', code: 'base-certificate-revoked' }]);
+      } finally {
+        if (revoker.isTransactionActive) await revoker.rollbackTransaction();
+        await revoker.release();
+      }
     });
 
     it('refuses when the base certificate is not valid now', async () => {

@@ -9,7 +9,7 @@ import {
   AuthorizationVerifier, nameToString, parseCsr, PkiError, spkiFingerprint, verifyCsrSignatureAsync, type ParsedCsr, type VerifiedAuthorization,
 } from '@thk/pki';
 import type { CertificateAuthority } from '../authority/certificate-authority.js';
-import type { CertificateRegistry, IssueDecisionRow, NewCertificate } from '../registry/certificate-registry.js';
+import type { BaseCertificateRow, CertificateRegistry, IssueDecisionRow, NewCertificate } from '../registry/certificate-registry.js';
 import { summaryOf } from '../registry/certificate-registry.js';
 import { CA_COMMANDS_DURABLE } from '../revocation/revoke-certificate.service.js';
 import { Batcher, type Settled } from './batcher.js';
@@ -52,11 +52,11 @@ interface Examined {
   windowProblem: string | null;
 }
 
-interface Lookup { decision: IssueDecisionRow | null; baseRevoked: boolean; keyCertified: boolean }
+interface Lookup { decision: IssueDecisionRow | null; base: BaseCertificateRow | null; keyCertified: boolean }
 
 /** What one command writes: a certificate and its decision, a refusal and its decision, or only an answer. */
 type Write =
-  | { kind: 'issue'; messageId: string; certificate: NewCertificate; fingerprint: string; event: OutgoingMessage }
+  | { kind: 'issue'; messageId: string; certificate: NewCertificate; fingerprint: string; event: OutgoingMessage; meta: EnvelopeMeta }
   | { kind: 'reject'; messageId: string; requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date; event: OutgoingMessage }
   | { kind: 'answer'; messageId: string; outcome: IssueOutcome; event: OutgoingMessage }
   /** The same request again after a certificate: the certificate is read back inside the write. */
@@ -69,10 +69,14 @@ type Write =
  *    different request under an id that got a certificate is `request-conflict`, under an id that
  *    was refused `authorization-replayed` (its `jti` was spent).
  * 2. Proof of possession (CSR signature), the key algorithm, the authorization (ES256 by the key
- *    of its x5c base certificate, issued by this CA, valid, not expired, not revoked, `jti` =
- *    request id, same token), the window against every cap, and a public key never certified.
+ *    of its x5c base certificate, issued by this CA, valid, not expired, `jti` = request id, same
+ *    token), the base certificate in the registry as a cloud-key certificate of the authorization's
+ *    `baseKeyId` and `sub` (a temporary key's own certificate cannot authorize), not revoked, the
+ *    window against every cap, and a public key never certified.
  * 3. The decision, the certificate and the answering event are written in one transaction with
- *    the inbox mark: a redelivered command changes nothing.
+ *    the inbox mark: a redelivered command changes nothing. That transaction share-locks the base
+ *    certificates' rows and checks their revocation again, so a revocation committed after the
+ *    lookup refuses the issue instead of racing it (one statement per batch).
  *
  * Under load, commands in flight share their registry lookup and their transaction (group
  * commit); each still gets its own decision, and a batch that hits a unique index is replayed
@@ -106,7 +110,10 @@ export class IssueCertificateService {
       : await this.decide(examined, lookup, meta, envelope.id);
     const outcome = await this.writes.submit(write);
     if (outcome.kind === 'duplicate') return outcome;
-    if (write.kind === 'issue') {
+    if (write.kind === 'issue' && outcome.kind === 'rejected') {
+      caMetrics.rejected.inc({ code: outcome.code });
+      this.log.warn({ requestId: examined.cmd.requestId, code: outcome.code }, `certificate refused: ${REVOKED_MEANWHILE}`);
+    } else if (write.kind === 'issue') {
       caMetrics.issued.inc({ profile: 'temporary-hardware-key' });
       this.log.info({ requestId: examined.cmd.requestId, serialNumber: write.certificate.serialNumber, notAfter: write.certificate.notAfter.toISOString(), qcSscd: write.certificate.qcSscd }, 'certificate issued');
     } else if (write.kind === 'reject') {
@@ -183,15 +190,23 @@ export class IssueCertificateService {
       der: issued.der, issuedAt: x.now,
     };
     return {
-      kind: 'issue', messageId, certificate, fingerprint: x.fingerprint,
+      kind: 'issue', messageId, certificate, fingerprint: x.fingerprint, meta,
       event: { subject: CertificateIssuedV1.subject(), envelope: createEnvelope(CertificateIssuedV1, { requestId: cmd.requestId, certificate: summaryOf({ ...certificate, der: Buffer.from(certificate.der), revokedAt: null, revocationReason: null }) }, meta) },
     };
   }
 
   private registryChecks(x: Examined, lookup: Lookup): Rejection | null {
-    if (lookup.baseRevoked) return new Rejection('base-certificate-revoked', 'the base certificate was revoked');
+    const { claims, baseCertificate } = x.authorization!;
+    const baseSpki = spkiFingerprint(baseCertificate.spki);
+    const base = lookup.base;
+    // The CA's signature alone is not enough: every certificate issued here verifies under it,
+    // temporary keys' own included, and those keys are in the user's hands.
+    if (!base || base.spkiSha256 !== baseSpki) return new Rejection('base-certificate-untrusted', 'the base certificate is not in the registry of this CA');
+    if (base.profile !== 'cloud-key') return new Rejection('base-certificate-untrusted', 'the x5c certificate is not a cloud key certificate; only a cloud key can authorize');
+    if (base.keyId !== claims.baseKeyId || base.userId !== claims.sub) return new Rejection('authorization-invalid', 'the authorization names another key or user than its base certificate was issued for');
+    if (base.revoked) return new Rejection('base-certificate-revoked', 'the base certificate was revoked');
     if (x.windowProblem) return new Rejection('window-exceeds-cap', x.windowProblem);
-    if (lookup.keyCertified || spkiFingerprint(x.authorization!.baseCertificate.spki) === x.spkiSha256) return new Rejection('public-key-reused', 'this public key already has a certificate');
+    if (lookup.keyCertified || baseSpki === x.spkiSha256) return new Rejection('public-key-reused', 'this public key already has a certificate');
     return null;
   }
 
@@ -234,11 +249,17 @@ export class IssueCertificateService {
     }
   }
 
-  private async writeTogether(items: Write[]): Promise<IssueOutcome[]> {
+  private async writeTogether(batch: Write[]): Promise<IssueOutcome[]> {
     const result = await this.uow.run(async (tx) => {
-      const fresh = await this.registry.markInbox(tx.manager, CA_COMMANDS_DURABLE, [...new Set(items.map((w) => w.messageId))]);
+      const fresh = await this.registry.markInbox(tx.manager, CA_COMMANDS_DURABLE, [...new Set(batch.map((w) => w.messageId))]);
       // A message id twice in one batch (a redelivery racing its original): only the first counts.
-      const live = items.map((w) => fresh.delete(w.messageId));
+      const live = batch.map((w) => fresh.delete(w.messageId));
+      // Revocation again, under a share lock on the base rows: one statement for the batch. A
+      // base revoked since the lookup turns its issue into a refusal; the certificate already
+      // signed for it is dropped unrecorded and unpublished.
+      const bases = batch.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [w.certificate.baseSerialNumber!] : []));
+      const revoked = await this.registry.lockBasesRevoked(tx.manager, bases);
+      const items = revoked.size === 0 ? batch : batch.map((w) => (w.kind === 'issue' && revoked.has(w.certificate.baseSerialNumber!) ? revokedMeanwhile(w) : w));
       await this.registry.insertIssuedMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
       await this.registry.insertRejectionsMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'reject' ? [w] : [])));
       const outcomes: IssueOutcome[] = [];
@@ -287,6 +308,16 @@ export class IssueCertificateService {
     }
     return s;
   }
+}
+
+const REVOKED_MEANWHILE = 'the base certificate was revoked';
+
+function revokedMeanwhile(w: Extract<Write, { kind: 'issue' }>): Write {
+  const requestId = w.certificate.requestId!;
+  return {
+    kind: 'reject', messageId: w.messageId, requestId, fingerprint: w.fingerprint, code: 'base-certificate-revoked', message: REVOKED_MEANWHILE, at: w.certificate.issuedAt,
+    event: { subject: CertificateRejectedV1.subject(), envelope: createEnvelope(CertificateRejectedV1, { requestId, code: 'base-certificate-revoked', message: REVOKED_MEANWHILE }, w.meta) },
+  };
 }
 
 function isUniqueViolation(error: unknown): boolean {

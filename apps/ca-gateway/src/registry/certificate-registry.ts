@@ -25,6 +25,15 @@ export interface IssueDecisionRow {
   serialNumber: string | null;
 }
 
+/** What the registry says of an authorization's base certificate. */
+export interface BaseCertificateRow {
+  profile: CertificateProfileName;
+  keyId: string | null;
+  userId: string | null;
+  spkiSha256: string;
+  revoked: boolean;
+}
+
 export interface NewCertificate {
   serialNumber: string;
   profile: CertificateProfileName;
@@ -64,24 +73,46 @@ export class CertificateRegistry {
   }
 
   /**
-   * For each request: its earlier decision, whether its base certificate is revoked, whether its
-   * public key has a certificate (one round trip for a whole batch; null keys are not looked up).
+   * For each request: its earlier decision, its base certificate's registry row (profile, key and
+   * user it was certified for, the key's fingerprint, whether revoked; null when this serial was
+   * never recorded) and whether its public key has a certificate. One round trip for a whole
+   * batch; null keys are not looked up.
    */
-  async lookupMany(items: ReadonlyArray<{ requestId: string; baseSerialNumber: string | null; spkiSha256: string | null }>): Promise<Array<{ decision: IssueDecisionRow | null; baseRevoked: boolean; keyCertified: boolean }>> {
-    const rows: Array<IssueDecisionRow & { idx: string; baseRevoked: boolean; keyCertified: boolean; found: boolean }> = await this.dataSource.query(
+  async lookupMany(items: ReadonlyArray<{ requestId: string; baseSerialNumber: string | null; spkiSha256: string | null }>): Promise<Array<{ decision: IssueDecisionRow | null; base: BaseCertificateRow | null; keyCertified: boolean }>> {
+    const rows: Array<IssueDecisionRow & { idx: string; found: boolean; keyCertified: boolean; baseFound: boolean } & BaseCertificateRow> = await this.dataSource.query(
       `SELECT i.idx, d.request_id IS NOT NULL AS found, d.request_id AS "requestId", d.fingerprint, d.outcome, d.rejection_code AS "rejectionCode",
               d.rejection_message AS "rejectionMessage", d.serial_number AS "serialNumber",
-              EXISTS (SELECT 1 FROM issued_certificates c WHERE c.serial_number = i.base AND c.revoked_at IS NOT NULL) AS "baseRevoked",
+              b.serial_number IS NOT NULL AS "baseFound", b.profile, b.key_id AS "keyId", b.user_id AS "userId", b.spki_sha256 AS "spkiSha256",
+              b.revoked_at IS NOT NULL AS revoked,
               EXISTS (SELECT 1 FROM issued_certificates c WHERE c.spki_sha256 = i.spki) AS "keyCertified"
          FROM unnest($1::uuid[], $2::text[], $3::text[]) WITH ORDINALITY AS i(request_id, base, spki, idx)
          LEFT JOIN issue_requests d ON d.request_id = i.request_id
+         LEFT JOIN issued_certificates b ON b.serial_number = i.base
         ORDER BY i.idx`,
       [items.map((i) => i.requestId), items.map((i) => i.baseSerialNumber), items.map((i) => i.spkiSha256)]);
     return rows.map((r) => ({
       decision: r.found ? { requestId: r.requestId, fingerprint: r.fingerprint, outcome: r.outcome, rejectionCode: r.rejectionCode, rejectionMessage: r.rejectionMessage, serialNumber: r.serialNumber } : null,
-      baseRevoked: r.baseRevoked,
+      base: r.baseFound ? { profile: r.profile, keyId: r.keyId, userId: r.userId, spkiSha256: r.spkiSha256, revoked: r.revoked } : null,
       keyCertified: r.keyCertified,
     }));
+  }
+
+  /**
+   * Inside the issuing transaction: takes a share lock on the base certificates' rows (in serial
+   * order, so batches never deadlock each other) and answers those revoked by now. A revocation
+   * holds its row `FOR UPDATE` until it commits, so a revocation committed after the batch's
+   * lookup is seen here (READ COMMITTED re-reads the locked row), and one that starts later waits
+   * for the issue to commit. One statement per batch.
+   */
+  async lockBasesRevoked(manager: EntityManager, serialNumbers: readonly string[]): Promise<Set<string>> {
+    if (serialNumbers.length === 0) return new Set();
+    const rows: Array<{ serialNumber: string; revoked: boolean }> = await manager.query(
+      `SELECT serial_number AS "serialNumber", revoked_at IS NOT NULL AS revoked
+         FROM issued_certificates WHERE serial_number = ANY($1::text[]) ORDER BY serial_number FOR SHARE`,
+      [[...new Set(serialNumbers)]]);
+    const known = new Set(rows.map((r) => r.serialNumber));
+    // Rows are never deleted; a serial missing here is treated as revoked (refused), not trusted.
+    return new Set([...rows.filter((r) => r.revoked).map((r) => r.serialNumber), ...serialNumbers.filter((s) => !known.has(s))]);
   }
 
   /** Marks message ids processed for a consumer; answers the ids that were new (the others are duplicates). */

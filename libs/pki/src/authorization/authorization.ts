@@ -81,8 +81,11 @@ interface CachedCertificate { cert: ParsedCertificate; key: KeyObject; trusted: 
 /**
  * Verifies authorization statements: the JWS is ES256 by the key of its `x5c` certificate, its
  * claims are complete, it lives at most ten minutes and has not expired, the certificate was
- * issued by the configured issuer and is valid now. Revocation of the base certificate, `jti`
- * uniqueness and the match with the request are the caller's checks (they need its registry).
+ * issued by the configured issuer and is valid now. The issuer's signature does not make the
+ * certificate a base certificate: every certificate that issuer signs verifies (temporary keys'
+ * own, whose keys their users hold, included). The caller must find the base certificate in its
+ * registry as a cloud-key certificate of `claims.baseKeyId` and `claims.sub`, not revoked, and
+ * check `jti` uniqueness and the match with the request (they need its registry).
  * Every failure is an AppError with one of `AuthorizationFailureCode`; nothing else is thrown.
  */
 export class AuthorizationVerifier {

@@ -1,6 +1,6 @@
 import type { RevocationReason } from '@thk/contracts';
-import { decodeOid, expectTag, explicit, readChildren, readOne, readX509Time, seq, smallInteger, TAG, unsignedInteger, x509Time } from '../der.js';
-import type { Bytes } from '../der.js';
+import { bytesEqual, decodeOid, expectTag, explicit, readChildren, readOne, readX509Time, seq, smallInteger, TAG, unsignedInteger, x509Time } from '../der.js';
+import type { Bytes, Tlv } from '../der.js';
 import { PkiError } from '../pki-error.js';
 import { serialHexOf } from './certificate.js';
 import { assembleSigned, type X509Signer } from './builder.js';
@@ -50,28 +50,50 @@ export interface ParsedCrl {
   entries: Array<{ serialNumber: string; revokedAt: Date }>;
 }
 
-/** Parses a CRL strictly (for tests, status checks and relying parties). */
+/** A thisUpdate / nextUpdate / revocationDate: present and a time element, or a PkiError. */
+function readTime(t: Tlv | undefined, what: string): Date {
+  if (!t) throw new PkiError('der.malformed', `${what} is missing`);
+  if (t.tag !== TAG.UTC_TIME && t.tag !== TAG.GENERALIZED_TIME) throw new PkiError('der.malformed', `${what}: expected a UTCTime or GeneralizedTime, found tag 0x${t.tag.toString(16)}`);
+  return readX509Time(t);
+}
+
+const isTime = (t: Tlv | undefined): boolean => t?.tag === TAG.UTC_TIME || t?.tag === TAG.GENERALIZED_TIME;
+
+/**
+ * Parses a CRL strictly (for tests, status checks and relying parties). Malformed and truncated
+ * input (also a structure truncated inside and re-wrapped) answers `PkiError('der.malformed')`,
+ * never another exception.
+ */
 export function parseCrl(der: Uint8Array): ParsedCrl {
   const [tbsT, algT, sigT, ...rest] = readChildren(readOne(der, TAG.SEQUENCE));
   if (rest.length) throw new PkiError('der.malformed', 'CRL has extra parts');
   const tbs = expectTag(tbsT, TAG.SEQUENCE, 'tbsCertList');
-  const alg = readChildren(expectTag(algT, TAG.SEQUENCE, 'signatureAlgorithm'));
+  const algSeq = expectTag(algT, TAG.SEQUENCE, 'signatureAlgorithm');
+  const alg = readChildren(algSeq);
   const sig = expectTag(sigT, TAG.BIT_STRING, 'signature');
+  if (sig.value.length < 2 || sig.value[0] !== 0) throw new PkiError('der.malformed', 'signature must have no unused bits');
   const f = readChildren(tbs);
   let i = 0;
-  if (f[0]?.tag === TAG.INTEGER) i++;
-  i++; // signature algorithm
+  if (f[0]?.tag === TAG.INTEGER) {
+    if (f[0].value.length !== 1 || f[0].value[0] !== 1) throw new PkiError('der.malformed', 'a CRL with a version must be v2');
+    i++;
+  }
+  const innerAlg = expectTag(f[i++], TAG.SEQUENCE, 'tbsCertList signature');
+  if (!bytesEqual(innerAlg.raw, algSeq.raw)) throw new PkiError('der.malformed', 'inner and outer signature algorithms differ');
   const issuer = expectTag(f[i++], TAG.SEQUENCE, 'issuer');
-  const thisUpdate = readX509Time(f[i++]!);
+  const thisUpdate = readTime(f[i++], 'thisUpdate');
   let nextUpdate: Date | null = null;
-  if (f[i] && (f[i]!.tag === TAG.UTC_TIME || f[i]!.tag === TAG.GENERALIZED_TIME)) nextUpdate = readX509Time(f[i++]!);
+  if (isTime(f[i])) nextUpdate = readTime(f[i++], 'nextUpdate');
   const entries: ParsedCrl['entries'] = [];
   if (f[i]?.tag === TAG.SEQUENCE) {
     for (const e of readChildren(f[i++]!)) {
-      const parts = readChildren(e);
-      entries.push({ serialNumber: serialHexOf(expectTag(parts[0], TAG.INTEGER, 'userCertificate')), revokedAt: readX509Time(parts[1]!) });
+      const parts = readChildren(expectTag(e, TAG.SEQUENCE, 'revokedCertificate'));
+      if (parts.length > 3 || (parts[2] && parts[2].tag !== TAG.SEQUENCE)) throw new PkiError('der.malformed', 'unexpected field in a revoked certificate entry');
+      entries.push({ serialNumber: serialHexOf(expectTag(parts[0], TAG.INTEGER, 'userCertificate')), revokedAt: readTime(parts[1], 'revocationDate') });
     }
   }
+  if (f[i]?.tag === 0xa0) expectTag(readChildren(f[i++]!)[0], TAG.SEQUENCE, 'crlExtensions');
+  if (i !== f.length) throw new PkiError('der.malformed', 'unexpected field in tbsCertList');
   return {
     tbs: tbs.raw,
     signatureAlgorithm: decodeOid(expectTag(alg[0], TAG.OID, 'algorithm').value),

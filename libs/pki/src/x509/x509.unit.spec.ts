@@ -3,6 +3,7 @@ import { generateKeyPairSync, webcrypto } from 'node:crypto';
 import { X509Certificate, X509Crl, KeyUsagesExtension, KeyUsageFlags, BasicConstraintsExtension, SubjectKeyIdentifierExtension, AuthorityKeyIdentifierExtension, CRLDistributionPointsExtension, CertificatePolicyExtension } from '@peculiar/x509';
 import fc from 'fast-check';
 import { PkiError } from '../pki-error.js';
+import { readChildren, readOne, seq, tlv, type Tlv } from '../der.js';
 import { OID } from '../oids.js';
 import { createTestCa, issueTestCertificate, TEST_PERSON } from '../testing/test-pki.js';
 import { certificateSummary, derToPem, keyIdentifier, parseCertificate, pemToDers, spkiFingerprint, verifyCertificateSignature } from './certificate.js';
@@ -11,6 +12,22 @@ import { randomSerial, signCertificate } from './builder.js';
 import { ext } from './extensions.js';
 import { parseCrl, signCrl } from './crl.js';
 import { nameToString, personSubjectToNameDer } from './name.js';
+
+/**
+ * Every way of cutting one element's content short at any depth, with the enclosing elements
+ * re-encoded around it (so the outer lengths still add up and the parser meets the hole inside).
+ */
+function innerTruncations(der: Uint8Array): Uint8Array[] {
+  const out: Uint8Array[] = [];
+  const walk = (t: Tlv, wrap: (element: Uint8Array) => Uint8Array): void => {
+    for (let n = 0; n < t.value.length; n++) out.push(wrap(tlv(t.tag, t.value.subarray(0, n))));
+    if ((t.tag & 0x20) === 0) return;
+    const kids = readChildren(t);
+    kids.forEach((kid, k) => walk(kid, (element) => wrap(tlv(t.tag, ...kids.map((c, j) => (j === k ? element : c.raw))))));
+  };
+  walk(readOne(der), (element) => element);
+  return out;
+}
 
 async function ecKeys(): Promise<CryptoKeyPair> {
   return webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, false, ['sign', 'verify']) as Promise<CryptoKeyPair>;
@@ -83,6 +100,10 @@ describe('x509', () => {
     it('answers a PkiError for every truncation of a CSR, never a crash', async () => {
       const der = await createCsr(TEST_PERSON, await ecKeys());
       for (let n = 0; n < der.length; n++) expect(() => parseCsr(der.subarray(0, n))).toThrow(PkiError);
+    });
+    it('answers a PkiError or a result for every truncation inside any element of a CSR', async () => {
+      const der = await createCsr(TEST_PERSON, await ecKeys());
+      for (const v of innerTruncations(der)) expectRefusalOrResult(() => { const c = parseCsr(v); verifyCsrSignature(c); });
     });
     it('answers a PkiError or a result for arbitrary corruptions of a CSR', async () => {
       const der = await createCsr(TEST_PERSON, await ecKeys());
@@ -160,6 +181,12 @@ describe('x509', () => {
       expect(() => parseCertificate(Uint8Array.from([...der, 0]))).toThrow(PkiError);
     });
 
+    it('answers a PkiError or a result for every truncation inside any element of a certificate', async () => {
+      const ca = await createTestCa();
+      const der = (await issueTestCertificate(ca)).certificate;
+      for (const v of innerTruncations(der)) expectRefusalOrResult(() => { const c = parseCertificate(v); certificateSummary(c); verifyCertificateSignature(c, ca.publicKey); });
+    });
+
     it('answers a PkiError or a result for arbitrary corruptions of a certificate', async () => {
       const ca = await createTestCa();
       const der = (await issueTestCertificate(ca)).certificate;
@@ -204,6 +231,51 @@ describe('x509', () => {
       const parsed = parseCrl(der);
       expect(parsed.entries.map((e) => e.serialNumber)).toEqual(['ff', '0abc']);
       expect(parsed.nextUpdate?.toISOString()).toBe('2026-01-02T00:00:00.000Z');
+    });
+
+    async function sampleCrl(): Promise<{ der: Uint8Array; ca: Awaited<ReturnType<typeof createTestCa>> }> {
+      const ca = await createTestCa();
+      const at = new Date('2026-01-01T00:00:00Z');
+      const der = await signCrl({
+        issuer: ca.subject, issuerKeyId: ca.keyId, thisUpdate: at, nextUpdate: new Date('2026-01-02T00:00:00Z'), crlNumber: 3,
+        entries: [{ serialNumber: '0a1b2c', revokedAt: at, reason: 'keyCompromise' }, { serialNumber: 'ff', revokedAt: at, reason: 'unspecified' }],
+      }, ca.signer);
+      return { der, ca };
+    }
+
+    it('answers a PkiError for every truncation and for trailing bytes, never a crash', async () => {
+      const { der } = await sampleCrl();
+      for (let n = 0; n < der.length; n++) expect(() => parseCrl(der.subarray(0, n))).toThrow(PkiError);
+      expect(() => parseCrl(Uint8Array.from([...der, 0]))).toThrow(PkiError);
+    });
+
+    it('answers a PkiError when a field is missing inside a well-framed CRL (thisUpdate, revocationDate, signature bits)', async () => {
+      const { der } = await sampleCrl();
+      const [tbs, alg, sig] = readChildren(readOne(der));
+      const f = readChildren(tbs!);
+      // version, signature, issuer, thisUpdate, nextUpdate, revokedCertificates, [0] extensions
+      for (let keep = 0; keep <= 3; keep++) expect(() => parseCrl(seq(seq(...f.slice(0, keep).map((t) => t.raw)), alg!.raw, sig!.raw))).toThrow(PkiError);
+      const entries = readChildren(f[5]!);
+      const cut = seq(...readChildren(entries[0]!).slice(0, 1).map((t) => t.raw));
+      const withCutEntry = seq(...f.map((t, j) => (j === 5 ? seq(cut, entries[1]!.raw) : t.raw)));
+      expect(() => parseCrl(seq(withCutEntry, alg!.raw, sig!.raw))).toThrow(PkiError);
+      for (const bits of [Uint8Array.of(), Uint8Array.of(0), Uint8Array.of(3, 1, 2)]) expect(() => parseCrl(seq(tbs!.raw, alg!.raw, tlv(0x03, bits)))).toThrow(PkiError);
+    });
+
+    it('answers a PkiError or a result for every truncation inside any element of a CRL', async () => {
+      const { der } = await sampleCrl();
+      const variants = innerTruncations(der);
+      expect(variants.length).toBeGreaterThan(der.length);
+      for (const v of variants) expectRefusalOrResult(() => parseCrl(v));
+    });
+
+    it('answers a PkiError or a result for arbitrary corruptions of a CRL', async () => {
+      const { der } = await sampleCrl();
+      fc.assert(fc.property(fc.nat(der.length - 1), fc.integer({ min: 0, max: 255 }), (i, b) => {
+        const copy = Uint8Array.from(der);
+        copy[i] = b;
+        expectRefusalOrResult(() => parseCrl(copy));
+      }), { numRuns: 500 });
     });
   });
 });

@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CertifyCloudKeyV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1 } from '@thk/contracts';
 import { AppError } from '@thk/core';
-import { createCsr, createTestCa, derToPem, ext, issueTestCertificate, keyIdentifier, parseCertificate, randomSerial, signCertificate, TEST_PERSON } from '@thk/pki';
+import { createCsr, createTestCa, derToPem, ext, issueTestCertificate, keyIdentifier, nameToString, parseCertificate, randomSerial, signCertificate, spkiFingerprint, TEST_PERSON } from '@thk/pki';
 import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
 import { startCaGateway } from '../../ca-gateway.app.js';
+import { CertificateRegistry } from '../../registry/certificate-registry.js';
 import { CaGatewayHarness } from '../../testing/ca-gateway-harness.js';
 import { opensslVerify } from '../../testing/openssl.js';
 
@@ -116,6 +117,13 @@ describe('BuiltInCertificateAuthority (ca-gateway started for real)', () => {
       // A base certificate from the imported key that outlives the CA (only possible outside the dev RPC).
       const baseCert = await issueTestCertificate({ ...intermediate, certificate: reissued }, { notBefore: new Date(now.getTime() - 86_400_000), notAfter: new Date(now.getTime() + 90 * 86_400_000) });
       const base = { userId: randomUUID(), keyId: randomUUID(), subject: TEST_PERSON, privateKey: baseCert.privateKey, certificate: baseCert.certificate, serialNumber: parseCertificate(baseCert.certificate).serialNumber, notAfter: parseCertificate(baseCert.certificate).notAfter };
+      // Only a cloud-key certificate in the registry can be a base: record it as one.
+      const parsedBase = parseCertificate(baseCert.certificate);
+      await h.gateway.dataSource.transaction((m) => new CertificateRegistry(h.gateway.dataSource).insertIssued(m, {
+        serialNumber: parsedBase.serialNumber, profile: 'cloud-key', requestId: null, keyId: base.keyId, userId: base.userId, baseSerialNumber: null, tokenSerial: null,
+        subject: nameToString(parsedBase.subject), issuer: nameToString(parsedBase.issuer), notBefore: parsedBase.notBefore, notAfter: parsedBase.notAfter,
+        spkiSha256: spkiFingerprint(parsedBase.spki), qcSscd: false, der: baseCert.certificate, issuedAt: now,
+      }));
       const { data: tooLong } = await h.request(base, { validity: 'base', notAfter: base.notAfter });
       await h.send(IssueCertificateV1.subject(), h.issueEnvelope(tooLong));
       const [refused] = await h.tap.waitFor((e) => e.envelope.data?.requestId === tooLong.requestId);
