@@ -249,7 +249,7 @@ export async function startStack(options = {}) {
     const dbs = options.databases ?? {};
     const common = { NATS_URL: natsUrl, DATABASE_URL: serverUrl };
     const services = [
-      { name: 'ca-gateway', main: 'apps/ca-gateway/dist/main.js', port: ports.ca, env: { ...common, HTTP_PORT: String(ports.ca), CA_DEV_MODE: 'true', CA_STATE_DIR: join(stackDir, 'ca'), CA_CRL_URL: `${gatewayUrl}/v1/ca/crl`, ...(dbs.ca ? { CA_DATABASE_URL: dbs.ca } : {}) } },
+      { name: 'ca-gateway', main: 'apps/ca-gateway/dist/main.js', port: ports.ca, env: { ...common, HTTP_PORT: String(ports.ca), CA_DEV_MODE: 'true', CA_STATE_DIR: join(stackDir, 'ca'), CA_CRL_URL: `${gatewayUrl}/pki/crl`, ...(dbs.ca ? { CA_DATABASE_URL: dbs.ca } : {}) } },
       { name: 'accounts', main: 'apps/accounts/dist/main.js', port: ports.accounts, env: { ...common, HTTP_PORT: String(ports.accounts), ACCOUNTS_DEV_MODE: 'true', ...(dbs.accounts ? { ACCOUNTS_DATABASE_URL: dbs.accounts } : {}) } },
       { name: 'issuance', main: 'apps/issuance/dist/main.js', port: ports.issuance, env: { ...common, HTTP_PORT: String(ports.issuance), ...(options.issuanceEnv ?? {}), ...(dbs.issuance ? { ISSUANCE_DATABASE_URL: dbs.issuance } : {}) } },
       { name: 'api-gateway', main: 'apps/api-gateway/dist/main.js', port: ports.gateway, env: { ...common, HTTP_PORT: String(ports.gateway), AUTH_MODE: 'dev', ...(options.gatewayEnv ?? {}) } },

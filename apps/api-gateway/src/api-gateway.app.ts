@@ -18,6 +18,7 @@ import { fastifyPath, routeKey, routesFor, type RouteSpec } from './http/api-rou
 import { problem } from './http/problem.js';
 import { ProblemExceptionFilter, sendProblem } from './http/problem.filter.js';
 import { httpMetrics, installRequestLogging } from './http/request-logging.js';
+import { installJsonBodyParser, installQueryRefusal } from './http/validation.js';
 import { buildOpenApiDocument } from './openapi/openapi.document.js';
 import { RateLimiter } from './rate-limit/token-bucket.js';
 import { AcceptedRequests } from './temporary-hardware-keys/accepted-requests.js';
@@ -111,7 +112,9 @@ export async function startApiGateway(config: GatewayConfig, options: ApiGateway
       reply.header('x-content-type-options', 'nosniff').header('x-request-id', request.id);
       return payload;
     });
+    installJsonBodyParser(fastify);
     installAuthentication(fastify, authenticator, routes);
+    installQueryRefusal(fastify, routes);
     installRequestLogging(fastify, log.child({ component: 'http' }), httpMetrics(metricsRegistry));
     registerCabinetStatic(fastify, config.cabinetDir, (request, reply) => {
       sendProblem(reply, { ...problem('not-found', 'no such resource'), instance: request.url.split('?')[0] });

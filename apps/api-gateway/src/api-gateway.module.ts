@@ -1,6 +1,6 @@
 import { Module, type DynamicModule, type Type } from '@nestjs/common';
 import { HealthModule } from '@thk/service-kit';
-import { CaHttpController } from './ca/ca.http.controller.js';
+import { CaHttpController, PkiHttpController } from './ca/ca.http.controller.js';
 import { DevHttpController } from './dev/dev.http.controller.js';
 import { GATEWAY, type GatewayContext } from './gateway.context.js';
 import { HardwareKeyRequestsHttpController } from './hardware-key-requests/hardware-key-requests.http.controller.js';
@@ -15,6 +15,7 @@ const apiControllers: Type<unknown>[] = [
   TokensHttpController,
   HardwareKeyRequestsHttpController,
   CaHttpController,
+  PkiHttpController,
   OpenApiHttpController,
 ];
 

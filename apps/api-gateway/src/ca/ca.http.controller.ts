@@ -22,3 +22,33 @@ export class CaHttpController {
     return Buffer.from(der, 'base64');
   }
 }
+
+/** The DER bytes of the first PEM block. */
+function pemToDer(pem: string): Buffer {
+  const body = /-----BEGIN [^-]+-----([\s\S]*?)-----END [^-]+-----/.exec(pem)?.[1] ?? '';
+  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
+}
+
+/**
+ * The same CA certificate and CRL for relying parties, without authentication and outside `/v1`:
+ * the certificates' CRL distribution point (CA_CRL_URL) names `/pki/crl`, and whoever checks a
+ * signature fetches it with no cabinet login. Both are public by nature (RFC 5280 §4.2.1.13, §4.2.2.1).
+ */
+@Controller('pki')
+export class PkiHttpController {
+  constructor(@Inject(GATEWAY) private readonly gw: GatewayContext) {}
+
+  @Get('crl')
+  async crl(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    const { der } = await this.gw.rpc.call(GetCrlV1, {});
+    reply.header('content-type', 'application/pkix-crl').header('cache-control', 'public, max-age=60');
+    return Buffer.from(der, 'base64');
+  }
+
+  @Get('ca.crt')
+  async certificate(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
+    const { pem } = await this.gw.rpc.call(GetCaCertificateV1, {});
+    reply.header('content-type', 'application/pkix-cert').header('cache-control', 'public, max-age=300');
+    return pemToDer(pem);
+  }
+}

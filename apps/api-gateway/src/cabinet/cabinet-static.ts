@@ -21,7 +21,7 @@ const contentTypes: Record<string, string> = {
 };
 
 /** Paths that belong to the API: never answered with the page. */
-const isApiPath = (p: string): boolean => p === '/v1' || p.startsWith('/v1/') || p === '/health' || p.startsWith('/health/') || p === '/metrics' || p.startsWith('/metrics/');
+const isApiPath = (p: string): boolean => p === '/v1' || p.startsWith('/v1/') || p === '/health' || p.startsWith('/health/') || p === '/metrics' || p.startsWith('/metrics/') || p === '/pki' || p.startsWith('/pki/');
 
 export const CABINET_ROUTE = '/*';
 

@@ -50,7 +50,7 @@ export const formTemporaryHardwareKeyBody = z.strictObject({
   tokenId: z.string().min(1).max(200),
   cloudKeyPassword: z.string().min(1).max(256),
   newKeyPassword: compactJwe.describe('compact JWE to Token.agentKey: ECDH-ES, A256GCM'),
-  currentTokenPassword: compactJwe.nullish().describe('compact JWE; required when the token\'s userPinInitialized'),
+  currentTokenPassword: compactJwe.optional().describe('compact JWE; required when the token\'s userPinInitialized'),
   algorithm: keyAlgorithm.optional().describe('default EC-P256'),
 });
 
@@ -203,6 +203,18 @@ export const apiRoutes: readonly RouteSpec[] = [
     summary: 'The current CRL of the issuing CA (DER).',
     responses: { 200: { description: 'DER CRL', contentType: 'application/pkix-crl' } },
     errors: ['unauthenticated', 'service-unavailable'],
+  },
+  {
+    operationId: 'getPublicCaCertificate', method: 'GET', path: '/pki/ca.crt', tag: 'ca', auth: 'none',
+    summary: 'The issuing CA certificate (DER) for relying parties, without authentication.',
+    responses: { 200: { description: 'DER X.509 certificate', contentType: 'application/pkix-cert' } },
+    errors: ['service-unavailable'],
+  },
+  {
+    operationId: 'getPublicCrl', method: 'GET', path: '/pki/crl', tag: 'ca', auth: 'none',
+    summary: 'The current CRL (DER) for relying parties, without authentication: the certificates\' CRL distribution point.',
+    responses: { 200: { description: 'DER CRL', contentType: 'application/pkix-crl' } },
+    errors: ['service-unavailable'],
   },
   {
     operationId: 'createDevSession', method: 'POST', path: '/v1/dev/session', tag: 'dev', auth: 'none', devOnly: true,

@@ -127,6 +127,42 @@ describe('api-gateway: keys, tokens and the CA', () => {
     });
   });
 
+  describe('GET /pki/crl and /pki/ca.crt (public, for relying parties: the certificates\' CRL distribution point)', () => {
+    it('answers the CRL as DER without authentication', async () => {
+      const res = await get('/pki/crl', {});
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('application/pkix-crl');
+      expect(res.rawPayload).toEqual(Buffer.from([0x30, 0x03, 0x02, 0x01, 0x01]));
+    });
+
+    it('answers the CA certificate as DER without authentication', async () => {
+      const res = await get('/pki/ca.crt', {});
+      expect(res.statusCode).toBe(200);
+      expect(res.headers['content-type']).toBe('application/pkix-cert');
+      expect(res.rawPayload.toString('base64')).toBe('MIIB');
+    });
+
+    it('ignores a bearer token, and answers an unknown /pki path 404 (never the cabinet page)', async () => {
+      expect((await get('/pki/crl', { authorization: 'Bearer not-a-token' })).statusCode).toBe(200);
+      expectProblem(await get('/pki/other', {}), 404, 'not-found');
+    });
+  });
+
+  describe('query parameters on routes that take none', () => {
+    it.each(['/v1/tokens?x=1', `/v1/keys/${'00000000-0000-4000-8000-000000000000'}?expand=all`, '/v1/ca/crl?format=pem', '/v1/ca/certificate?a=1&b=2'])('refuses %s 400 validation-failed', async (url) => {
+      const problem = expectProblem(await get(url), 400, 'validation-failed');
+      expect(problem['detail']).toContain('query');
+    });
+
+    it('refuses 401 first without a token', async () => {
+      expectProblem(await get('/v1/tokens?x=1', {}), 401, 'unauthenticated');
+    });
+
+    it('still refuses an unknown parameter on a route with a query schema', async () => {
+      expectProblem(await get('/v1/keys?limit=1&sort=asc'), 400, 'validation-failed');
+    });
+  });
+
   describe('a downstream service that does not answer', () => {
     it('answers 503 service-unavailable with Retry-After when the service hangs, within the RPC timeout', async () => {
       h.participants.silence(ListTokensV1);

@@ -1,8 +1,11 @@
 /**
- * Idempotency keys whose forming call this replica saw accepted (202), per user. Issuance answers a
- * key it has already seen from what it stored, without checking the password again, so such a
- * retry (a client repeating a call whose answer it lost) must not be braked by the password rate
- * limit. Bounded and forgetful: a forgotten key is only rate-limited like a new one.
+ * A cache of the idempotency keys that issuance has answered for as stored (a 202, or an
+ * `idempotency-conflict`), per user. Issuance answers a key it has stored from what it stored,
+ * before any check and without the password, so a seen key goes straight to it: no body 400, no
+ * 404, no rate limit (a client repeating a call whose answer it lost must not be braked), and a
+ * body that does not even parse is another body than the stored one (409). The store is issuance's
+ * table; this is only what this replica has learnt of it. Bounded and forgetful: a forgotten key
+ * takes the new-key order until issuance answers it again.
  */
 export class AcceptedRequests {
   private readonly keys = new Map<string, number>();

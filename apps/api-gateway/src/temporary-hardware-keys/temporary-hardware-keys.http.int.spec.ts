@@ -116,6 +116,44 @@ describe('api-gateway: forming a temporary hardware key', () => {
         expectProblem(await post({ idem, payload: body({ validity: 'P1D' }) }), 409, 'idempotency-conflict');
       });
 
+      it.each<[string, { key?: string; payload?: unknown; headers?: Record<string, string> }]>([
+        ['a body that fails validation', { payload: body({ validity: 'P1Y' }) }],
+        ['an unknown field', { payload: body({ admin: true }) }],
+        ['a body that is not JSON', { payload: '{"validity":', headers: { 'content-type': 'application/json' } }],
+        ['a key id that is not a UUID', { key: 'not-a-key' }],
+      ])('answers a seen key with %s 409 idempotency-conflict, before the 400/404 checks and without calling issuance', async (_what, change) => {
+        const idem = randomUUID();
+        expect((await post({ idem })).statusCode).toBe(202);
+        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+        expectProblem(await post({ idem, ...change }), 409, 'idempotency-conflict');
+        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(before);
+        // The stored request is still answered for the same body.
+        expect((await post({ idem })).statusCode).toBe(202);
+      });
+
+      it('still refuses 400 for the same bad body under a key that was never seen', async () => {
+        expectProblem(await post({ payload: body({ validity: 'P1Y' }) }), 400, 'validation-failed');
+        expectProblem(await post({ key: 'not-a-key' }), 404, 'not-found');
+      });
+
+      it('learns a key stored by issuance from issuance\'s answer: a replica that never saw it (restarted, another one)', async () => {
+        const idem = randomUUID();
+        const first = await post({ idem });
+        expect(first.statusCode).toBe(202);
+        const replica = await startApiGateway(testConfig(h.nats.url, { auth: { publicKeyPem: h.idp.publicKeyPem } }), { logLevel: 'silent' });
+        try {
+          const call = (payload: unknown) => httpCall(replica.url, { method: 'POST', url: `/v1/keys/${keyId}/temporary-hardware-keys`, headers: { authorization: bearer, 'idempotency-key': idem }, payload });
+          // Same body: issuance answers from its store.
+          const again = await call(body());
+          expect(again.statusCode).toBe(202);
+          expect(again.json()).toEqual(first.json());
+          // From then on the replica knows the key: an invalid body is another body.
+          expectProblem(await call(body({ validity: 'P1Y' })), 409, 'idempotency-conflict');
+        } finally {
+          await replica.close();
+        }
+      });
+
       it.each([
         ['missing', null],
         ['empty', ''],
@@ -156,6 +194,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
         ['an empty password', body({ cloudKeyPassword: '' }), {}],
         ['a new password that is not a compact JWE', body({ newKeyPassword: 'plain-text-password' }), {}],
         ['a token id longer than 200 characters', body({ tokenId: 't'.repeat(201) }), {}],
+        ['a null currentTokenPassword (optional, never null)', body({ currentTokenPassword: null }), {}],
         ['an array', [body()], {}],
         ['invalid JSON', '{"validity":', { 'content-type': 'application/json' }],
         ['a body that is not JSON', 'validity=base', { 'content-type': 'application/x-www-form-urlencoded' }],
@@ -289,6 +328,20 @@ describe('api-gateway: forming a temporary hardware key', () => {
       }
       // The same key from another user is not a retry of this one.
       expectProblem(await form(randomUUID(), key, idem), 429, 'rate-limited');
+    });
+
+    it('answers a seen key with another body 409 idempotency-conflict, not 429, when the limit is spent', async () => {
+      const user = randomUUID();
+      const key = randomUUID();
+      const idem = randomUUID();
+      expect((await form(user, key, idem)).statusCode).toBe(202);
+      expect((await form(user, key)).statusCode).toBe(202);
+      expectProblem(await form(user, key), 429, 'rate-limited');
+      const token = await h.idp.token(user, { iat: Math.floor(now / 1_000), exp: Math.floor(now / 1_000) + 3_600 });
+      const other = await httpCall(limited.url, {
+        method: 'POST', url: `/v1/keys/${key}/temporary-hardware-keys`, headers: { authorization: `Bearer ${token}`, 'idempotency-key': idem }, payload: body({ validity: 'P1D' }),
+      });
+      expectProblem(other, 409, 'idempotency-conflict');
     });
 
     it('judges the body before the rate limit (a refused body costs nothing)', async () => {
