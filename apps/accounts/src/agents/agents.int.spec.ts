@@ -78,10 +78,30 @@ describe('agent registry (RegisterAgent, inventory, ListTokens, GetUserToken)', 
       expect(n).toBe(1);
     });
 
-    it('ignores an unregistered agent', async () => {
-      await report('agent-unknown');
-      const rows = await h.accounts.dataSource.query(`SELECT 1 FROM agents WHERE agent_id = 'agent-unknown'`);
-      expect(rows).toHaveLength(0);
+    it('ignores an unregistered agent: acked once, not dead-lettered, nothing recorded, no other agent touched', async () => {
+      const userId = await seedUser(h.accounts.dataSource);
+      await h.rpc.call(RegisterAgentV1, { agentId: 'agent-known', userId });
+      await report('agent-known');
+      const agentsBefore = await h.accounts.dataSource.query('SELECT a::text AS a FROM agents a ORDER BY agent_id');
+      const tokensBefore = await h.rpc.call(ListTokensV1, { userId });
+      expect(tokensBefore.items).toHaveLength(1);
+      const jsm = await jetstreamManager(h.nc);
+      const deadLetters = async () => (await jsm.streams.info('DEAD_LETTERS').catch(() => null))?.state.messages ?? 0;
+      const deadBefore = await deadLetters();
+      const redeliveredBefore = (await jsm.consumers.info('AGENTS', AGENT_INVENTORY_DURABLE)).num_redelivered;
+
+      // The same token serial as the known agent's, other data: only a mix-up could make it land there.
+      const stranger = inventory('agent-unknown', { tokens: [{ ...almaz, label: 'forged', userPinInitialized: true, algorithms: ['EC-P256'] }] });
+      const envelope = await h.publish(AgentInventoryReportedV1, stranger, { agentId: 'agent-unknown' });
+      await h.settle('AGENTS', AGENT_INVENTORY_DURABLE); // acknowledged, not waiting for a redelivery
+
+      expect(await h.accounts.dataSource.query(`SELECT 1 FROM agents WHERE agent_id = 'agent-unknown'`)).toHaveLength(0);
+      expect(await h.accounts.dataSource.query('SELECT a::text AS a FROM agents a ORDER BY agent_id')).toEqual(agentsBefore);
+      await expect(h.rpc.call(ListTokensV1, { userId })).resolves.toEqual(tokensBefore);
+      const [{ n }] = await h.accounts.dataSource.query(`SELECT count(*)::int AS n FROM inbox WHERE consumer = $1 AND message_id = $2`, [AGENT_INVENTORY_DURABLE, envelope.id]);
+      expect(n).toBe(1);
+      expect(await deadLetters()).toBe(deadBefore);
+      expect((await jsm.consumers.info('AGENTS', AGENT_INVENTORY_DURABLE)).num_redelivered).toBe(redeliveredBefore);
     });
 
     it('dead-letters an inventory that names another agent than the subject it came on', async () => {

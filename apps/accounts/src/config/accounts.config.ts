@@ -9,6 +9,13 @@ import { serviceDatabaseUrl } from '@thk/persistence';
 export const PRODUCTION_KDF = { log2N: 17, r: 8, p: 1 } as const;
 
 /**
+ * The weakest scrypt accepted outside development mode: N = 2^17 and r = 8 (p may only go up). The
+ * schema allows N down to 2^10 so that development and tests stay fast; in production that would
+ * seal cloud keys at a fraction of the recommended cost, so it is refused like the development KEK.
+ */
+export const MINIMUM_PRODUCTION_KDF = { log2N: PRODUCTION_KDF.log2N, r: PRODUCTION_KDF.r } as const;
+
+/**
  * The development key-encryption key. It is derived from a public label, so it protects nothing:
  * it exists only so that a development stack starts without configuration, and is refused outside
  * development mode.
@@ -84,6 +91,12 @@ export function accountsConfigFromEnv(env: z.infer<typeof accountsEnvSchema>, ra
     if (!id || key.length !== 32) throw new Error('ACCOUNTS_KEK_PREVIOUS: each entry is <id>:<base64 of 32 bytes>');
     return { id, key };
   });
+  if (!env.ACCOUNTS_DEV_MODE && (env.ACCOUNTS_KDF_LOG2N < MINIMUM_PRODUCTION_KDF.log2N || env.ACCOUNTS_KDF_R < MINIMUM_PRODUCTION_KDF.r)) {
+    throw new Error(
+      `scrypt N = 2^${env.ACCOUNTS_KDF_LOG2N}, r = ${env.ACCOUNTS_KDF_R} (ACCOUNTS_KDF_LOG2N, ACCOUNTS_KDF_R) is below the recommended strength `
+      + `N = 2^${MINIMUM_PRODUCTION_KDF.log2N}, r = ${MINIMUM_PRODUCTION_KDF.r}; weaker parameters are allowed only in development mode (ACCOUNTS_DEV_MODE=true)`,
+    );
+  }
   const concurrency = env.ACCOUNTS_KDF_CONCURRENCY ?? Math.max(1, availableParallelism());
   return {
     nats: { ...natsConfigFromEnv('accounts', rawEnv), servers: env.NATS_URL },

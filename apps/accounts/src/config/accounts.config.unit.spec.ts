@@ -33,6 +33,16 @@ describe('accounts.config', () => {
       expect(() => configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_KEK_PREVIOUS: 'kek-1:AAAA' })).toThrow(/ACCOUNTS_KEK_PREVIOUS/);
     });
 
+    it('refuses scrypt below N = 2^17 or r = 8 outside development mode, and allows it in development mode', () => {
+      const kek = randomBytes(32).toString('base64');
+      expect(() => configOf({ ACCOUNTS_KEK: kek, ACCOUNTS_KDF_LOG2N: '16' })).toThrow(/scrypt N = 2\^16, r = 8 .*is below the recommended strength N = 2\^17, r = 8; .*only in development mode/);
+      expect(() => configOf({ ACCOUNTS_KEK: kek, ACCOUNTS_KDF_LOG2N: '10' })).toThrow(/N = 2\^10, r = 8 .*below the recommended strength/);
+      expect(() => configOf({ ACCOUNTS_KEK: kek, ACCOUNTS_KDF_R: '4' })).toThrow(/N = 2\^17, r = 4 .*below the recommended strength/);
+      expect(configOf({ ACCOUNTS_KEK: kek, ACCOUNTS_KDF_LOG2N: '18', ACCOUNTS_KDF_R: '8', ACCOUNTS_KDF_P: '2' }).kdf).toEqual({ log2N: 18, r: 8, p: 2 });
+      expect(configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_KDF_LOG2N: '10', ACCOUNTS_KDF_R: '1' }).kdf).toEqual({ log2N: 10, r: 1, p: 1 });
+      expect(configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_KEK: kek, ACCOUNTS_KDF_LOG2N: '12' }).kdf.log2N).toBe(12);
+    });
+
     it('refuses an authorization lifetime beyond 10 minutes', () => {
       expect(() => configOf({ ACCOUNTS_DEV_MODE: 'true', ACCOUNTS_AUTHORIZATION_TTL_SECONDS: '601' })).toThrow();
     });

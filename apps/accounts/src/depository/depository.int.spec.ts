@@ -9,7 +9,7 @@ import { AppError } from '@thk/core';
 import { PRODUCTION_KDF } from '../config/accounts.config.js';
 import { eventually, startHarness, type Harness } from '../testing/accounts-harness.js';
 import { createDevUser, publishFormed, publishRequested, temporaryRequest } from '../testing/events.js';
-import { Depository } from './depository.service.js';
+import { Depository, strongerKdf } from './depository.service.js';
 import { KdfPool } from './kdf-pool.js';
 import { ISSUANCE_EVENTS_DURABLE } from '../keys/hardware-key-events.service.js';
 
@@ -132,6 +132,81 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       } finally {
         h.clock.reset();
       }
+    });
+  });
+
+  describe('a lockout left unfinished (the process died between counting an attempt and its verdict)', () => {
+    const secret = async (keyId: string) => ((await h.accounts.dataSource.query(
+      'SELECT failed_attempts, access_blocked_at IS NOT NULL AS blocked FROM cloud_key_secrets WHERE key_id = $1', [keyId],
+    )) as Array<{ failed_attempts: number; blocked: boolean }>)[0]!;
+
+    it('completes the lockout instead of answering busy forever once no check can still be running', async () => {
+      const u = await user();
+      await h.accounts.dataSource.query(
+        `UPDATE cloud_key_secrets SET failed_attempts = 5, access_blocked_at = NULL, updated_at = now() - interval '10 minutes' WHERE key_id = $1`, [u.keyId],
+      );
+      await expect(authorize(u, u.password)).rejects.toMatchObject({ code: 'key-access-blocked' });
+      expect(await secret(u.keyId)).toEqual({ failed_attempts: 5, blocked: true });
+      await expect(authorize(u, 'a-guess')).rejects.toMatchObject({ code: 'key-access-blocked' });
+      const listed = await h.rpc.call(ListKeysV1, { userId: u.userId, limit: 1, cursor: null });
+      expect(listed.items[0]!.actions).toContain('activate-access');
+
+      await h.rpc.call(UnblockKeyAccessV1, { keyId: u.keyId, operator: 'operator-1' });
+      await expect(authorize(u, u.password)).resolves.toMatchObject({ authorization: expect.any(String) });
+    });
+
+    it('still answers busy while the attempts counted a moment ago may be in flight, and locks once they are stale', async () => {
+      const u = await user();
+      await h.accounts.dataSource.query(`UPDATE cloud_key_secrets SET failed_attempts = 5, access_blocked_at = NULL, updated_at = now() WHERE key_id = $1`, [u.keyId]);
+      await expect(authorize(u, u.password)).rejects.toMatchObject({ code: 'busy', retryable: true });
+      expect(await secret(u.keyId)).toEqual({ failed_attempts: 5, blocked: false });
+      h.clock.advance(2 * 60_000);
+      try {
+        await expect(authorize(u, u.password)).rejects.toMatchObject({ code: 'key-access-blocked' });
+      } finally {
+        h.clock.reset();
+      }
+      expect(await secret(u.keyId)).toEqual({ failed_attempts: 5, blocked: true });
+    });
+  });
+
+  describe('raising stored KDF parameters', () => {
+    const stored = async (keyId: string) => ((await h.accounts.dataSource.query('SELECT kdf, kek_id, sealed, failed_attempts FROM cloud_key_secrets WHERE key_id = $1', [keyId])) as Array<{
+      kdf: { alg: string; log2N: number; r: number; p: number; salt: string }; kek_id: string; sealed: Buffer; failed_attempts: number;
+    }>)[0]!;
+
+    it('re-seals a record with weaker parameters at the configured strength after a right password, and never lowers them', async () => {
+      const u = await user(); // sealed by the service at the test strength (N = 2^10)
+      const before = await stored(u.keyId);
+      expect(before.kdf).toMatchObject({ log2N: 10, r: 8, p: 1 });
+      await expect(authorize(u, 'wrong-before-upgrade')).rejects.toMatchObject({ code: 'wrong-password' });
+
+      const stronger = new Depository(h.accounts.dataSource, new KdfPool(1, 4), { kdf: { log2N: 11, r: 8, p: 2 }, kek: h.config.kek, maxAttempts: 5 }, () => new Date());
+      const original = await stronger.open(u.keyId, u.password);
+      const after = await stored(u.keyId);
+      expect(after.kdf).toMatchObject({ alg: 'scrypt', log2N: 11, r: 8, p: 2 });
+      expect(after.kdf.salt).not.toBe(before.kdf.salt);
+      expect(after.sealed.equals(before.sealed)).toBe(false);
+      expect(after.failed_attempts).toBe(0);
+
+      // The same private key opens from the new record, with the same password only.
+      await expect(stronger.open(u.keyId, u.password)).resolves.toEqual(original);
+      expect((await stored(u.keyId)).sealed.equals(after.sealed)).toBe(true); // already strong enough: not sealed again
+      await expect(authorize(u, 'wrong-after-upgrade')).rejects.toMatchObject({ code: 'wrong-password', meta: { remainingAttempts: 4 } });
+      await expect(authorize(u, u.password)).resolves.toMatchObject({ authorization: expect.any(String) });
+
+      // The service itself is configured at N = 2^10: opening does not lower the record.
+      const final = await stored(u.keyId);
+      expect(final.kdf).toMatchObject({ log2N: 11, r: 8, p: 2 });
+      expect(final.sealed.equals(after.sealed)).toBe(true);
+      original.fill(0);
+    });
+
+    it('raises each parameter to the larger of stored and configured', () => {
+      expect(strongerKdf({ log2N: 17, r: 8, p: 1 }, { log2N: 17, r: 8, p: 1 })).toBeNull();
+      expect(strongerKdf({ log2N: 18, r: 8, p: 1 }, { log2N: 17, r: 8, p: 1 })).toBeNull();
+      expect(strongerKdf({ log2N: 14, r: 8, p: 1 }, { log2N: 17, r: 8, p: 1 })).toEqual({ log2N: 17, r: 8, p: 1 });
+      expect(strongerKdf({ log2N: 18, r: 4, p: 1 }, { log2N: 17, r: 8, p: 1 })).toEqual({ log2N: 18, r: 8, p: 1 });
     });
   });
 

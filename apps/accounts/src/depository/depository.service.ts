@@ -1,7 +1,7 @@
 import { AppError, createLogger, type Logger } from '@thk/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { KdfSettings } from '../config/accounts.config.js';
-import { CloudKeySecretEntity } from '../persistence/index.js';
+import { CloudKeySecretEntity, type StoredKdf } from '../persistence/index.js';
 import type { KdfPool } from './kdf-pool.js';
 import {
   WrongPasswordError, deriveKey, newKdf, openWithDerivedKey, passwordBytes, sealWithDerivedKey, unwrapKek, type Kek, type SealedKey,
@@ -14,7 +14,14 @@ export interface DepositoryOptions {
   /** Older KEKs still able to open records sealed before a rotation. */
   previousKeks?: Kek[];
   maxAttempts: number;
+  /**
+   * How long a counted attempt may wait for its verdict (pool queue plus KDFs) before it is taken
+   * for one whose process died; default one minute, far beyond any real check.
+   */
+  staleReservationMs?: number;
 }
+
+export const DEFAULT_STALE_RESERVATION_MS = 60_000;
 
 /**
  * The cloud key depository: seals private keys under the owner's password and the server KEK, and
@@ -67,7 +74,9 @@ export class Depository {
   /**
    * Opens the private key with `password`. Throws `key-access-blocked`, `wrong-password` (with
    * `meta.remainingAttempts`), `busy` (retryable), or `depository.integrity` for a damaged record.
-   * The caller must wipe the returned buffer.
+   * After a right password, a record sealed with weaker KDF parameters than configured is sealed
+   * again at today's strength (in the transaction that resets the counter). The caller must wipe the
+   * returned buffer.
    */
   async open(keyId: string, password: string): Promise<Buffer> {
     const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer; failed_attempts: number }> = await this.ds.query(
@@ -77,49 +86,119 @@ export class Depository {
       [keyId, this.options.maxAttempts, this.clock()],
     );
     const record = reserved[0];
-    if (!record) {
-      const blocked = await this.isAccessBlocked(keyId);
-      if (blocked === null) throw new AppError('not-found', 'no such key in the depository', { meta: { keyId } });
-      if (blocked) throw accessBlocked(keyId);
-      // Every remaining attempt is already being checked by a parallel request.
-      throw new AppError('busy', 'another password check of this key is running; retry in a moment', { retryable: true, meta: { retryAfterMs: 1_000 } });
-    }
+    if (!record) throw await this.noAttemptLeft(keyId);
     const sealed: SealedKey = { kdf: record.kdf, kekId: record.kek_id, sealed: record.sealed };
-    let inner: Buffer;
-    let derived: Buffer;
     const pw = passwordBytes(password);
     try {
-      inner = unwrapKek(keyId, sealed, this.keks);
-      derived = await this.pool.run(() => deriveKey(pw, sealed.kdf));
-    } catch (error) {
-      await this.giveBack(keyId);
-      if (AppError.is(error) && error.code === 'depository.integrity') this.log.error({ keyId }, 'sealed key failed its integrity check');
-      throw error;
+      let inner: Buffer;
+      let derived: Buffer;
+      try {
+        inner = unwrapKek(keyId, sealed, this.keks);
+        derived = await this.pool.run(() => deriveKey(pw, sealed.kdf));
+      } catch (error) {
+        await this.giveBack(keyId);
+        if (AppError.is(error) && error.code === 'depository.integrity') this.log.error({ keyId }, 'sealed key failed its integrity check');
+        throw error;
+      }
+      let plain: Buffer;
+      try {
+        plain = openWithDerivedKey(keyId, inner, derived, sealed.kdf);
+      } catch (error) {
+        if (!(error instanceof WrongPasswordError)) { await this.giveBack(keyId); throw error; }
+        throw await this.wrongPassword(keyId);
+      } finally {
+        derived.fill(0);
+        inner.fill(0);
+      }
+      try {
+        await this.succeeded(keyId, sealed, plain, pw);
+      } catch (error) {
+        plain.fill(0);
+        throw error;
+      }
+      return plain;
     } finally {
       pw.fill(0);
     }
-    try {
-      const plain = openWithDerivedKey(keyId, inner, derived, sealed.kdf);
-      await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
-      return plain;
-    } catch (error) {
-      if (!(error instanceof WrongPasswordError)) { await this.giveBack(keyId); throw error; }
-      const [after] = (await this.ds.query(
-        `WITH u AS (UPDATE cloud_key_secrets
-            SET access_blocked_at = CASE WHEN failed_attempts >= $2 THEN COALESCE(access_blocked_at, $3) ELSE access_blocked_at END,
-                updated_at = $3
-          WHERE key_id = $1 RETURNING failed_attempts, access_blocked_at IS NOT NULL AS blocked) SELECT * FROM u`,
-        [keyId, this.options.maxAttempts, this.clock()],
-      )) as Array<{ failed_attempts: number; blocked: boolean }>;
-      const remaining = Math.max(0, this.options.maxAttempts - (after?.failed_attempts ?? this.options.maxAttempts));
-      if (after?.blocked) this.log.warn({ keyId, attempts: after.failed_attempts }, 'key access blocked after too many wrong passwords');
-      throw new AppError('wrong-password', 'the password of the key is wrong', {
-        meta: { remainingAttempts: remaining, ...(after?.blocked ? { accessBlocked: true } : {}) },
-      });
-    } finally {
-      derived.fill(0);
-      inner.fill(0);
+  }
+
+  /**
+   * No attempt could be reserved: access is blocked, every remaining attempt is being checked by a
+   * parallel request (`busy`), or the attempts were all counted but the verdict of the last one
+   * never came (the process died between counting and deciding). The last case is told from the
+   * second by age: no check runs longer than `staleReservationMs`, so a row at the limit whose last
+   * reservation is older than that has no check in flight, and its lockout is completed here.
+   * Without this it would answer `busy` forever.
+   */
+  private async noAttemptLeft(keyId: string): Promise<AppError> {
+    const now = this.clock();
+    const staleBefore = new Date(now.getTime() - (this.options.staleReservationMs ?? DEFAULT_STALE_RESERVATION_MS));
+    const locked: Array<{ failed_attempts: number }> = await this.ds.query(
+      `WITH u AS (UPDATE cloud_key_secrets SET access_blocked_at = $3, updated_at = $3
+        WHERE key_id = $1 AND access_blocked_at IS NULL AND failed_attempts >= $2 AND updated_at <= $4
+        RETURNING failed_attempts) SELECT * FROM u`,
+      [keyId, this.options.maxAttempts, now, staleBefore],
+    );
+    if (locked[0]) {
+      this.log.warn({ keyId, attempts: locked[0].failed_attempts }, 'key access blocked: every attempt was used and no check is still running');
+      return accessBlocked(keyId);
     }
+    const blocked = await this.isAccessBlocked(keyId);
+    if (blocked === null) return new AppError('not-found', 'no such key in the depository', { meta: { keyId } });
+    if (blocked) return accessBlocked(keyId);
+    // Every remaining attempt is already being checked by a parallel request.
+    return new AppError('busy', 'another password check of this key is running; retry in a moment', { retryable: true, meta: { retryAfterMs: 1_000 } });
+  }
+
+  private async wrongPassword(keyId: string): Promise<AppError> {
+    const [after] = (await this.ds.query(
+      `WITH u AS (UPDATE cloud_key_secrets
+          SET access_blocked_at = CASE WHEN failed_attempts >= $2 THEN COALESCE(access_blocked_at, $3) ELSE access_blocked_at END,
+              updated_at = $3
+        WHERE key_id = $1 RETURNING failed_attempts, access_blocked_at IS NOT NULL AS blocked) SELECT * FROM u`,
+      [keyId, this.options.maxAttempts, this.clock()],
+    )) as Array<{ failed_attempts: number; blocked: boolean }>;
+    const remaining = Math.max(0, this.options.maxAttempts - (after?.failed_attempts ?? this.options.maxAttempts));
+    if (after?.blocked) this.log.warn({ keyId, attempts: after.failed_attempts }, 'key access blocked after too many wrong passwords');
+    return new AppError('wrong-password', 'the password of the key is wrong', {
+      meta: { remainingAttempts: remaining, ...(after?.blocked ? { accessBlocked: true } : {}) },
+    });
+  }
+
+  /**
+   * The password was right: resets the counter and, when the record's KDF is weaker than the
+   * configured one, stores it sealed again at the configured strength (new salt, current KEK), in one
+   * transaction. The password is used only here in memory to derive the new key; the new record is
+   * written only if nobody replaced the old one meanwhile. When the pool is too busy for the extra KDF
+   * the upgrade simply waits for the next right password.
+   */
+  private async succeeded(keyId: string, sealed: SealedKey, plain: Buffer, pw: Buffer): Promise<void> {
+    let upgraded: SealedKey | null = null;
+    const target = strongerKdf(sealed.kdf, this.options.kdf);
+    if (target) {
+      try {
+        const kdf = newKdf(target);
+        const derived = await this.pool.run(() => deriveKey(pw, kdf));
+        try {
+          upgraded = sealWithDerivedKey(keyId, plain, derived, kdf, this.options.kek);
+        } finally {
+          derived.fill(0);
+        }
+      } catch (error) {
+        this.log.warn({ keyId, code: AppError.is(error) ? error.code : 'kdf-failed' }, 'raising the KDF parameters of a sealed key was postponed');
+      }
+    }
+    await this.ds.transaction(async (manager) => {
+      await manager.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
+      if (!upgraded) return;
+      const rows: unknown[] = await manager.query(
+        `WITH u AS (UPDATE cloud_key_secrets SET kdf = $2, kek_id = $3, sealed = $4 WHERE key_id = $1 AND sealed = $5 RETURNING key_id) SELECT * FROM u`,
+        [keyId, JSON.stringify(upgraded.kdf), upgraded.kekId, upgraded.sealed, sealed.sealed],
+      );
+      if (rows.length) {
+        this.log.info({ keyId, from: kdfSummary(sealed.kdf), to: kdfSummary(upgraded.kdf) }, 'sealed key raised to the configured KDF parameters');
+      }
+    });
   }
 
   /** Operator command: lifts the lockout and resets the counter. */
@@ -143,4 +222,18 @@ export class Depository {
 
 export function accessBlocked(keyId: string): AppError {
   return new AppError('key-access-blocked', 'access to this key is blocked after too many wrong passwords; an operator must unblock it', { meta: { keyId } });
+}
+
+/**
+ * The parameters to re-seal a record with, when any of its stored ones is below the configured
+ * strength: each the larger of the two, so that an upgrade never lowers a parameter. Null when the
+ * record is already at least as strong in every parameter.
+ */
+export function strongerKdf(stored: Pick<StoredKdf, 'log2N' | 'r' | 'p'>, configured: KdfSettings): KdfSettings | null {
+  if (stored.log2N >= configured.log2N && stored.r >= configured.r && stored.p >= configured.p) return null;
+  return { log2N: Math.max(stored.log2N, configured.log2N), r: Math.max(stored.r, configured.r), p: Math.max(stored.p, configured.p) };
+}
+
+function kdfSummary(kdf: StoredKdf): string {
+  return `${kdf.alg} N=2^${kdf.log2N} r=${kdf.r} p=${kdf.p}`;
 }

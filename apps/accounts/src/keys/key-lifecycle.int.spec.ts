@@ -178,5 +178,58 @@ describe('key lifecycle (issuance and CA events, expiry sweep, cascade)', () => 
       expect(await transitions(r.keyAccountId)).toEqual(['∅→pending', 'pending→active', 'active→revoked (base-key-revoked)']);
       await expect(h.rpc.call(GetKeyV1, { userId: base.userId, keyId: r.keyAccountId })).resolves.toMatchObject({ certificateRevoked: true });
     });
+
+    it('revokes the certificates of blocked temporary keys too when a blocked base key is revoked, and of a pending one once it is formed', async () => {
+      const base = await createDevUser(h);
+      const first = temporaryRequest(base);
+      const second = temporaryRequest(base);
+      const pending = temporaryRequest(base);
+      for (const r of [first, second, pending]) await publishRequested(h, r);
+      await settleIssuance();
+      const { issued: firstCert } = await publishFormed(h, first);
+      const { issued: secondCert } = await publishFormed(h, second);
+      await settleIssuance();
+
+      await h.rpc.call(BlockKeyV1, { keyId: base.keyId, operator: 'operator-1', reason: 'court order' });
+      expect(await row(first.keyAccountId)).toMatchObject({ status: 'blocked', status_reason: 'base-key-blocked' });
+      expect(await row(second.keyAccountId)).toMatchObject({ status: 'blocked', status_reason: 'base-key-blocked' });
+
+      const baseSerial = (await row(base.keyId))!['cert_serial'] as string;
+      const revoked = await h.publish(CertificateRevokedV1, { serialNumber: baseSerial, reason: 'keyCompromise', revokedAt: new Date().toISOString() });
+      await settleCa();
+      await h.republish(CertificateRevokedV1.subject(), revoked);
+      await settleCa();
+
+      expect(await row(base.keyId)).toMatchObject({ status: 'revoked', status_reason: 'certificate-revoked:keyCompromise' });
+      for (const r of [first, second]) {
+        expect(await row(r.keyAccountId)).toMatchObject({ status: 'revoked', status_reason: 'base-key-revoked' });
+        expect(await transitions(r.keyAccountId)).toEqual(['∅→pending', 'pending→active', 'active→blocked (base-key-blocked)', 'blocked→revoked (base-key-revoked)']);
+      }
+      expect(await row(pending.keyAccountId)).toMatchObject({ status: 'pending' });
+      const commandsFor = async (serial: string) => {
+        await h.accounts.flushOutbox();
+        return (await revokeCommands()).filter((c) => c.data.serialNumber === serial);
+      };
+      for (const cert of [firstCert, secondCert]) {
+        const commands = await commandsFor(cert.summary.serialNumber);
+        expect(commands).toHaveLength(1);
+        expect(commands[0]!.data).toMatchObject({ reason: 'cessationOfOperation', requestedBy: 'accounts:base-key-revoked', comment: `base key ${base.keyId} was revoked` });
+      }
+
+      // The pending key is formed after its base was revoked: its certificate is revoked at once.
+      const { issued: lateCert } = await publishFormed(h, pending);
+      await settleIssuance();
+      expect(await row(pending.keyAccountId)).toMatchObject({ status: 'revoked', status_reason: 'base-key-revoked' });
+      expect(await commandsFor(lateCert.summary.serialNumber)).toHaveLength(1);
+
+      // The CA confirms each revocation: no second command, no second transition.
+      for (const cert of [firstCert, secondCert, lateCert]) {
+        await h.publish(CertificateRevokedV1, { serialNumber: cert.summary.serialNumber, reason: 'cessationOfOperation', revokedAt: new Date().toISOString() });
+      }
+      await settleCa();
+      for (const cert of [firstCert, secondCert, lateCert]) expect(await commandsFor(cert.summary.serialNumber)).toHaveLength(1);
+      expect(await transitions(first.keyAccountId)).toHaveLength(4);
+      await expect(h.rpc.call(GetKeyV1, { userId: base.userId, keyId: second.keyAccountId })).resolves.toMatchObject({ key: { status: 'revoked' }, certificateRevoked: true });
+    });
   });
 });

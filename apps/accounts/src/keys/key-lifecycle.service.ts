@@ -2,6 +2,7 @@ import { KeyStatusChangedV1, RevokeCertificateV1, type KeyStatus } from '@thk/co
 import { AppError, createLogger, type Logger } from '@thk/core';
 import { createEnvelope } from '@thk/messaging';
 import type { Transaction, UnitOfWork } from '@thk/persistence';
+import { In } from 'typeorm';
 import { KeyAccountEntity } from '../persistence/index.js';
 import { effectiveStatus } from './key-state.js';
 
@@ -12,6 +13,8 @@ export const SOURCE = 'accounts';
 
 /** Statuses of a base key that its temporary keys follow. */
 const FOLLOWED: ReadonlySet<KeyStatus> = new Set(['blocked', 'revoked', 'expired']);
+/** Statuses of a temporary key whose certificate a revoked base key revokes (a certificate still in force). */
+const REVOCABLE: ReadonlySet<KeyStatus> = new Set(['active', 'blocked']);
 
 /**
  * Every status change of a key account goes through here: a guarded update (so a change happens
@@ -48,17 +51,25 @@ export class KeyLifecycle {
     return true;
   }
 
-  /** Applies what a base key's status means to one temporary key formed from it (used on formation too). */
+  /**
+   * Applies what a base key's status means to one temporary key formed from it (used on formation
+   * too). A revoked base revokes the certificate of every temporary key that still has one in force,
+   * whatever its status: an active key, and a blocked one (blocked with its base earlier, or by an
+   * operator), whose certificate would otherwise stay valid. Blocked and expired bases only move
+   * active temporary keys. A pending key has no certificate yet: it follows when it is formed.
+   */
   async follow(tx: Transaction, temporary: KeyAccountEntity, base: KeyAccountEntity, cause: Cause): Promise<void> {
     const baseStatus = effectiveStatus(base, this.clock());
-    if (!FOLLOWED.has(baseStatus) || temporary.status !== 'active') return;
+    if (!FOLLOWED.has(baseStatus)) return;
+    if (baseStatus === 'revoked' ? !REVOCABLE.has(temporary.status) : temporary.status !== 'active') return;
     const now = this.clock();
     switch (baseStatus) {
       case 'blocked':
         await this.changeStatus(tx, temporary, 'blocked', 'base-key-blocked', cause);
         return;
       case 'revoked':
-        if (temporary.certSerial) {
+        if (!await this.changeStatus(tx, temporary, 'revoked', 'base-key-revoked', cause)) return;
+        if (temporary.certSerial && !temporary.certRevokedAt) {
           tx.emit({
             subject: RevokeCertificateV1.subject(),
             envelope: createEnvelope(RevokeCertificateV1, {
@@ -69,7 +80,6 @@ export class KeyLifecycle {
             }, { source: SOURCE, ...cause }),
           });
         }
-        await this.changeStatus(tx, temporary, 'revoked', 'base-key-revoked', cause);
         return;
       case 'expired': {
         const ownEnded = temporary.certNotAfter !== null && temporary.certNotAfter.getTime() <= now.getTime();
@@ -81,9 +91,19 @@ export class KeyLifecycle {
     }
   }
 
+  /**
+   * Locks the temporary keys of `base` that its new status moves (waiting for them), and moves them.
+   *
+   * Lock order, the same everywhere: a base key first, then its temporary keys. Every cascading path
+   * (operator block, CA revocation, the sweep's bases) holds the base when it gets here; the
+   * temporary keys of two different bases are disjoint, so two cascades never wait for each other.
+   * Paths that lock a temporary key without its base (issuance events, an operator or the CA acting
+   * on that key, the sweep's first phase) wait for no lock after it, so they cannot close a cycle
+   * either; the sweep's first phase does not even wait for that one (SKIP LOCKED, see `sweepExpired`).
+   */
   private async cascade(tx: Transaction, base: KeyAccountEntity, status: KeyStatus, cause: Cause): Promise<void> {
     const temporaries = await tx.manager.find(KeyAccountEntity, {
-      where: { baseKeyId: base.id, status: 'active' },
+      where: { baseKeyId: base.id, status: In(status === 'revoked' ? [...REVOCABLE] : ['active']) },
       lock: { mode: 'pessimistic_write' },
       order: { createdAt: 'ASC', id: 'ASC' },
     });
@@ -110,21 +130,34 @@ export class KeyLifecycle {
   /**
    * Persists `expired` for every key still marked active past its certificate's notAfter, in
    * batches; replicas skip each other's locked rows. Returns how many keys it expired.
+   *
+   * Two phases keep the lock order of `cascade` (base, then its temporary keys). Temporary keys
+   * first, in transactions that lock only due temporary keys with SKIP LOCKED and cascade nothing,
+   * so they never wait for anyone. Then base keys (SKIP LOCKED too), whose cascade waits only for
+   * temporary keys of the bases this transaction holds. Sweeping both kinds in one batch, in
+   * notAfter order, could deadlock two replicas: each holding a due temporary key that the other's
+   * base cascade waits for, while waiting for one the other holds.
    */
   async sweepExpired(batchSize = 200): Promise<number> {
+    const temporaries = await this.sweepDue(true, batchSize);
+    const total = temporaries + await this.sweepDue(false, batchSize);
+    if (total) this.log.info({ expired: total }, 'expiry sweep persisted expired keys');
+    return total;
+  }
+
+  private async sweepDue(temporary: boolean, batchSize: number): Promise<number> {
     let total = 0;
     for (;;) {
       const result = await this.uow.run(async (tx) => {
         const now = this.clock();
         const due = await tx.manager.createQueryBuilder(KeyAccountEntity, 'k')
-          .where(`k.status = 'active' AND k.certNotAfter <= :now`, { now })
+          .where(`k.status = 'active' AND k.certNotAfter <= :now AND k.temporary = :temporary`, { now, temporary })
           .orderBy('k.certNotAfter', 'ASC')
           .limit(batchSize)
           .setLock('pessimistic_write').setOnLocked('skip_locked')
           .getMany();
         let changed = 0;
         for (const key of due) {
-          // A base earlier in this batch may already have expired it through the cascade.
           if (await this.changeStatus(tx, key, 'expired', 'certificate-expired', { correlationId: key.id, causationId: null })) changed++;
         }
         return { found: due.length, changed };
@@ -133,7 +166,6 @@ export class KeyLifecycle {
       total += result.value.changed;
       if (result.value.found < batchSize) break;
     }
-    if (total) this.log.info({ expired: total }, 'expiry sweep persisted expired keys');
     return total;
   }
 
