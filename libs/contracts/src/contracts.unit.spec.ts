@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { envelopeSchema, findMessageContract, messageContracts, rpcContracts, streamForSubject, subjectMatches } from './index.js';
+import { TokenKeyDestroyedV1, envelopeSchema, findMessageContract, messageContracts, rpcContracts, streamForSubject, subjectMatches } from './index.js';
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '__fixtures__');
 const kebab = (s: string) => s.replace(/(?<!^)(?=[A-Z])/g, '-').toLowerCase();
@@ -30,6 +30,23 @@ describe('contracts', () => {
       expect(contract.schema.safeParse(missing).success).toBe(false);
       expect(contract.schema.safeParse({ ...fixture.data, unexpected: 1 }).success).toBe(false);
       expect(contract.schema.safeParse({ ...fixture.data, [firstKey]: { nested: true } }).success).toBe(false);
+    });
+  });
+
+  describe('TokenKeyDestroyed v1: privateKeyRemaining (optional)', () => {
+    const { data } = load('token-key-destroyed.v1.json');
+    const { privateKeyRemaining, ...withoutIt } = data as { privateKeyRemaining: { code: string; message: string } };
+
+    it('still accepts an event without it (agents that predate the field, or nothing private left)', () => {
+      expect(TokenKeyDestroyedV1.schema.safeParse(withoutIt).success).toBe(true);
+    });
+
+    it('takes a known code and a message, nothing else', () => {
+      expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { ...privateKeyRemaining, code: 'token-password-unknown' } }).success).toBe(true);
+      expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { ...privateKeyRemaining, code: 'gone-fishing' } }).success).toBe(false);
+      expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { code: privateKeyRemaining.code } }).success).toBe(false);
+      expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { ...privateKeyRemaining, pin: 'x' } }).success).toBe(false);
+      expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: true }).success).toBe(false);
     });
   });
 

@@ -110,10 +110,13 @@ export type SagaState =
     /** Sent and awaited now. */
     awaiting: Compensation | null;
     unconfirmed: Compensation['kind'][];
+    /** What a confirmed compensation could not undo, in words (e.g. the private key left on the token). */
+    leftBehind?: string[];
   })
   | (Active & {
     status: 'failed'; key: GeneratedKey | null; certificate: IssuedCertificate | null; failure: Failure;
     unconfirmed: Compensation['kind'][];
+    leftBehind?: string[];
   });
 
 export type StartedState = Exclude<SagaState, { status: 'none' }>;
@@ -159,7 +162,8 @@ export type SagaEvent =
   | { type: 'CompensationStarted'; at: string; failure: Failure; compensations: Compensation[] }
   /** The next pending compensation was sent; awaited until `deadlineAt` unless that is null. */
   | { type: 'CompensationIssued'; at: string; deadlineAt: string | null }
-  | { type: 'CompensationSettled'; at: string; confirmed: boolean }
+  /** `leftBehind`: what the confirmed compensation reports it could not undo. */
+  | { type: 'CompensationSettled'; at: string; confirmed: boolean; leftBehind?: string }
   | { type: 'Failed'; at: string };
 
 // ───────────────────────────── outbound messages ─────────────────────────────
@@ -236,6 +240,7 @@ export function evolve(state: SagaState, event: SagaEvent): SagaState {
       return {
         ...state, awaiting: null, deadlineAt: null,
         unconfirmed: event.confirmed ? state.unconfirmed : [...state.unconfirmed, state.awaiting.kind],
+        ...(event.leftBehind ? { leftBehind: [...(state.leftBehind ?? []), event.leftBehind] } : {}),
       };
     case 'Failed': {
       if (state.status !== 'compensating' || state.awaiting || state.pending.length > 0) return unexpected(state, event);
@@ -399,7 +404,7 @@ function runCompensations(plan: Plan, ctx: SagaContext): void {
 /** The failure as a person reads it, with what could not be confirmed undone. */
 export function failureDetail(state: SagaState): string {
   if (state.status !== 'failed' && state.status !== 'compensating') return '';
-  const notes: string[] = [];
+  const notes: string[] = [...(state.leftBehind ?? [])];
   if (state.unconfirmed.includes('destroy-token-key')) notes.push('the key on the token is removed when the signing agent is back online');
   if (state.unconfirmed.includes('revoke-certificate')) notes.push('the certificate\'s revocation is not confirmed yet');
   return clip(notes.length ? `${state.failure.detail} (${notes.join('; ')})` : state.failure.detail);
@@ -600,7 +605,10 @@ function onTokenKeyDestroyed(input: Extract<SagaInput, { type: 'TokenKeyDestroye
   const bad = foreign(state, input.agentId, input.data.tokenSerial);
   if (bad) return rejected(bad);
   if (state.status !== 'compensating' || state.awaiting?.kind !== 'destroy-token-key') return ignored(`TokenKeyDestroyed in ${state.status}`);
-  const plan = new Plan(state).apply({ type: 'CompensationSettled', at: iso(ctx.now), confirmed: true });
+  const remaining = input.data.privateKeyRemaining;
+  // The agent destroyed what it could; a private key it could not reach stays on the token, and the failure says so.
+  const leftBehind = remaining ? clip(`the private key could not be removed from the token [${remaining.code}]: ${remaining.message}`, 400) : undefined;
+  const plan = new Plan(state).apply({ type: 'CompensationSettled', at: iso(ctx.now), confirmed: true, ...(leftBehind ? { leftBehind } : {}) });
   runCompensations(plan, ctx);
   return plan.decision();
 }

@@ -1,5 +1,5 @@
 import fc from 'fast-check';
-import type { CertificateRejectionCode, TokenFailureCode } from '@thk/contracts';
+import type { CertificateRejectionCode, PrivateKeyRemainingCode, TokenFailureCode } from '@thk/contracts';
 import {
   initialState, react, type Outbound, type RequestFacts, type SagaContext, type SagaInput, type SagaState,
 } from './hardware-key.saga.js';
@@ -56,6 +56,9 @@ const installFailed = (code: TokenFailureCode = 'certificate-mismatch'): SagaInp
   type: 'CertificateInstallFailed', agentId: AGENT, data: { requestId: REQUEST_ID, tokenSerial: SERIAL, keyId: KEY_ID, code, message: 'read-back differs' },
 });
 const destroyed = (agentId = AGENT): SagaInput => ({ type: 'TokenKeyDestroyed', agentId, data: { requestId: REQUEST_ID, tokenSerial: SERIAL, destroyedObjects: 2 } });
+const destroyedLeavingPrivateKey = (code: PrivateKeyRemainingCode, message: string): SagaInput => ({
+  type: 'TokenKeyDestroyed', agentId: AGENT, data: { requestId: REQUEST_ID, tokenSerial: SERIAL, destroyedObjects: 1, privateKeyRemaining: { code, message } },
+});
 const revoked = (serialNumber = CERT_SERIAL): SagaInput => ({ type: 'CertificateRevoked', data: { serialNumber, reason: 'cessationOfOperation', revokedAt: '2021-08-25T14:00:00.000Z' } });
 const deadline: SagaInput = { type: 'DeadlineExpired' };
 
@@ -233,6 +236,24 @@ describe('hardware key saga', () => {
     });
   });
 
+  describe('TokenKeyDestroyed', () => {
+    it('fails saying the private key could not be removed from the token, and why, when the agent reports it left behind', () => {
+      const compensating = given(...happyUntil.certificateIssuing, caRejected('csr-invalid'));
+      const failed = when(compensating, destroyedLeavingPrivateKey('token-pin-locked', 'the token PIN is locked'), 2_000);
+      expect(failed.commands).toEqual(['HardwareKeyRequestFailed']);
+      expect(failed.state).toMatchObject({ status: 'failed', failure: { code: 'ca-rejected' }, unconfirmed: [] });
+      const detail = failed.sent('HardwareKeyRequestFailed')[0]!.data.detail;
+      expect(detail).toBe('csr-invalid: no (the private key could not be removed from the token [token-pin-locked]: the token PIN is locked)');
+      const progressed = failed.sent('HardwareKeyRequestProgressed').at(-1)!.data;
+      expect(progressed).toMatchObject({ status: 'failed', failure: { code: 'ca-rejected', detail } });
+    });
+
+    it('keeps the detail as it was when the agent removed everything (no privateKeyRemaining)', () => {
+      const failed = when(given(...happyUntil.certificateIssuing, caRejected('csr-invalid')), destroyed(), 2_000);
+      expect(failed.sent('HardwareKeyRequestFailed')[0]!.data.detail).toBe('csr-invalid: no');
+    });
+  });
+
   describe('CertificateInstalled', () => {
     it('completes: announces the formed key with its certificate and the new key account', () => {
       const then = when(given(...happyUntil.installing), installed(), 9_000);
@@ -404,7 +425,7 @@ describe('hardware key saga', () => {
       generationFailed('pin-policy'), generationFailed('token-error'),
       issued(), issued('0ddba11'), issued(CERT_SERIAL, '2030-01-01T00:00:00.000Z'), caRejected(),
       installed(), installed({ serial: 'ffff' }), installFailed(),
-      destroyed(), revoked(), revoked('0ddba11'), deadline, deadline, deadline,
+      destroyed(), destroyedLeavingPrivateKey('wrong-token-password', 'the current token password is wrong'), revoked(), revoked('0ddba11'), deadline, deadline, deadline,
     ];
 
     it('keeps its promises: gap-free progress, terminal states final, one closing event, nothing left uncompensated', () => {

@@ -53,6 +53,8 @@ export interface InstallRecord {
 export interface DestroyRecord {
   commandId: string;
   destroyedObjects: number;
+  /** The request's private key is no longer on the token (destroyed, or not found after a login): a later command needs no login. */
+  privateKeyDestroyed?: boolean;
   result?: StoredEvent;
 }
 
