@@ -6,7 +6,7 @@ import type { DataSource, EntityManager } from 'typeorm';
 import { HardwareKeyRequestEntity } from '../persistence/index.js';
 import type { Clock } from '../config/issuance.config.js';
 import {
-  canonicalSerial, initialState, react, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
+  canonicalSerial, initialState, react, tagOf, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
 } from './hardware-key.saga.js';
 import { DEFAULT_DEADLINE_BACKOFF, deadlineRetryDelayMs, type DeadlineBackoff } from './deadline-backoff.js';
 import { toOutgoing } from './outbound.js';
@@ -91,7 +91,7 @@ export class HardwareKeyProcessManager {
     const result = await this.uow.run(async (tx) => {
       const ctx = this.context();
       const r = react(initialState, { type: 'Start', request: command.request, sealedCurrentPin: command.sealedCurrentPin }, ctx);
-      if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${JSON.stringify(r.decision)}`);
+      if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${tagOf(r.decision, 'outcome')}`);
       const state = r.state;
       const row = tx.manager.create(HardwareKeyRequestEntity, {
         requestId: command.request.requestId,
@@ -219,7 +219,7 @@ export class HardwareKeyProcessManager {
         break;
       default: {
         const never: never = r.decision;
-        throw new Error(`unknown decision ${JSON.stringify(never)}`);
+        throw new Error(`unknown decision ${tagOf(never, 'outcome')}`);
       }
     }
     const next = r.state;

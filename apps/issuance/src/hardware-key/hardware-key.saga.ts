@@ -249,7 +249,7 @@ export function evolve(state: SagaState, event: SagaEvent): SagaState {
     }
     default: {
       const never: never = event;
-      throw new Error(`unknown saga event ${JSON.stringify(never)}`);
+      throw new Error(`unknown saga event ${tagOf(never, 'type')}`);
     }
   }
 }
@@ -384,7 +384,7 @@ function runCompensations(plan: Plan, ctx: SagaContext): void {
         break;
       default: {
         const never: never = head;
-        throw new Error(`unknown compensation ${JSON.stringify(never)}`);
+        throw new Error(`unknown compensation ${tagOf(never, 'kind')}`);
       }
     }
   }
@@ -440,7 +440,7 @@ export function decide(input: SagaInput, state: SagaState, ctx: SagaContext): De
     case 'DeadlineExpired': return onDeadlineExpired(state, ctx);
     default: {
       const never: never = input;
-      throw new Error(`unknown saga input ${JSON.stringify(never)}`);
+      throw new Error(`unknown saga input ${tagOf(never, 'type')}`);
     }
   }
 }
@@ -652,7 +652,16 @@ function onDeadlineExpired(state: StartedState, ctx: SagaContext): Decision {
 }
 
 function assertNever(value: never): never {
-  throw new Error(`unhandled saga state ${JSON.stringify(value)}`);
+  throw new Error(`unhandled saga state ${tagOf(value, 'status')}`);
+}
+
+/**
+ * The tag of a value that an exhaustive switch did not expect, for the error message. Never the whole
+ * value: states, inputs and commands carry sealed PINs and the authorization, and errors reach logs.
+ */
+export function tagOf(value: unknown, tag: string): string {
+  const v = typeof value === 'object' && value !== null ? (value as Record<string, unknown>)[tag] : undefined;
+  return typeof v === 'string' ? JSON.stringify(v.slice(0, 64)) : `(no ${tag})`;
 }
 
 // ───────────────────────────── react: decide + evolve + progress ─────────────────────────────

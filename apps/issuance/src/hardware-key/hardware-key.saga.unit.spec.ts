@@ -460,4 +460,14 @@ describe('hardware key saga', () => {
       }), { numRuns: 3_000 });
     });
   });
+
+  describe('an input the saga does not know', () => {
+    it('names only its type in the error, never what it carries (states and inputs hold sealed PINs)', () => {
+      const bogus = { type: 'Bogus', sealedNewPin: 'eyJhbGciOiJFQ0RILUVTIn0.secret-sealed-pin', authorization: 'eyJhbGciOiJFUzI1NiJ9.secret-jws' };
+      let message = '';
+      try { react(given(...happyUntil.keyGenerating), bogus as unknown as SagaInput, ctxAt()); } catch (error) { message = (error as Error).message; }
+      expect(message).toContain('"Bogus"');
+      expect(message).not.toContain('secret');
+    });
+  });
 });

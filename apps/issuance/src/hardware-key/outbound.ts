@@ -3,7 +3,7 @@ import {
   InstallCertificateV1, IssueCertificateV1, RevokeCertificateV1, TemporaryHardwareKeyFormedV1,
 } from '@thk/contracts';
 import { createEnvelope, type EnvelopeMeta, type OutgoingMessage } from '@thk/messaging';
-import type { Outbound } from './hardware-key.saga.js';
+import { tagOf, type Outbound } from './hardware-key.saga.js';
 
 export const SOURCE = 'issuance';
 
@@ -31,7 +31,7 @@ export function toOutgoing(message: Outbound, meta: Omit<EnvelopeMeta, 'source'>
       return { subject: RevokeCertificateV1.subject(), envelope: createEnvelope(RevokeCertificateV1, message.data, m) };
     default: {
       const never: never = message;
-      throw new Error(`unknown outbound message ${JSON.stringify(never)}`);
+      throw new Error(`unknown outbound message ${tagOf(never, 'type')}`);
     }
   }
 }
