@@ -5,7 +5,7 @@ import {
   agentIdOfSubject, envelopeSchema, findMessageContract, rpcContracts, subjectMatches, type Envelope, type RpcContract,
 } from '@thk/contracts';
 import { formatIssues } from '@thk/contracts';
-import { AppError, createLogger, toAppError, type Logger } from '@thk/core';
+import { AppError, createLogger, describeErrorSafely, toAppError, type Logger } from '@thk/core';
 import { lastValueFrom, isObservable } from 'rxjs';
 import { connectNats, type NatsConnectionConfig } from './connection.js';
 import { JetStreamContext, NatsRpcContext, type JetStreamMessageInfo } from './jetstream.context.js';
@@ -246,7 +246,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       }
       await m.ackAck().catch(() => m.ack());
     } catch (raw) {
-      const error = toAppError(raw);
+      // An unknown error's message may carry a secret: it goes neither to the log nor to the dead letter.
+      const error = raw instanceof AppError ? raw : new AppError('internal', `unexpected ${describeErrorSafely(raw)['type'] as string}`, { retryable: true });
+      if (!(raw instanceof AppError)) this.log.error({ error: describeErrorSafely(raw), subject: m.subject, id: envelope.id }, 'event handler failed with an unexpected error');
       if (!error.retryable || m.info.deliveryCount >= maxDeliver) {
         const reason = error.retryable ? `gave up after ${m.info.deliveryCount} deliveries: ${error.message}` : error.message;
         await this.deadLetter(m, spec, new AppError(error.code, reason));
@@ -356,8 +358,9 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return { ok: true, data: response.data };
     } catch (raw) {
       if (raw instanceof AppError) return { ok: false, error: raw.toShape() };
-      // Unknown errors may carry anything (even a secret from a driver message): log, answer generically.
-      this.log.error({ err: raw, subject }, 'rpc handler failed');
+      // Unknown errors may carry anything (even a secret from a driver message): log their class, code
+      // and stack frames but never their message, and answer generically.
+      this.log.error({ error: describeErrorSafely(raw), subject }, 'rpc handler failed');
       return { ok: false, error: { code: 'internal', message: 'internal error; retry later', retryable: true } };
     }
   }

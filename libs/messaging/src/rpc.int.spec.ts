@@ -3,7 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { GetCertificateStatusV1, GetCrlV1, type RpcRequest, type RpcResponse } from '@thk/contracts';
-import { AppError } from '@thk/core';
+import { AppError, createLogger } from '@thk/core';
 import { startTestNats, type TestNats } from '@thk/testing';
 import { JetStreamServer, PassthroughRpcExceptionFilter, RpcClient } from './index.js';
 
@@ -29,11 +29,12 @@ describe('RpcClient and JetStreamServer request/reply', () => {
   let nc: NatsConnection;
   let app: INestMicroservice;
   let client: RpcClient;
+  const logLines: string[] = [];
 
   beforeAll(async () => {
     nats = await startTestNats();
     nc = await connect({ servers: nats.url });
-    app = await NestFactory.createMicroservice(StatusModule, { strategy: new JetStreamServer({ service: 'ca-test', connection: { servers: nats.url, name: 'ca-test' } }), logger: false });
+    app = await NestFactory.createMicroservice(StatusModule, { strategy: new JetStreamServer({ service: 'ca-test', connection: { servers: nats.url, name: 'ca-test' }, logger: createLogger('ca-test', { level: 'info' }, { write: (line: string) => { logLines.push(line); } }) }), logger: false });
     app.useGlobalFilters(new PassthroughRpcExceptionFilter());
     await app.listen();
     client = new RpcClient(nc, 1_000);
@@ -60,6 +61,11 @@ describe('RpcClient and JetStreamServer request/reply', () => {
       const error = (await client.call(GetCertificateStatusV1, { serialNumber: 'b00b' }).catch((e: unknown) => e)) as AppError;
       expect(error.code).toBe('internal');
       expect(JSON.stringify(error.toShape())).not.toContain('hunter2');
+      // Nor does it reach the log: the class, code and stack frames do, the message does not.
+      const line = logLines.find((l) => l.includes('rpc handler failed'));
+      expect(line).toBeDefined();
+      expect(JSON.parse(line!).error).toMatchObject({ type: 'Error', stack: expect.stringContaining('at ') });
+      expect(logLines.join('\n')).not.toContain('hunter2');
     });
 
     it('refuses a reply that fails the contract instead of passing it on', async () => {

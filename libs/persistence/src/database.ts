@@ -1,6 +1,7 @@
 /* eslint-disable @typescript-eslint/no-unsafe-function-type -- TypeORM types entities and migrations as Function */
 import pg from 'pg';
-import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema } from 'typeorm';
+import { DataSource, type DataSourceOptions, type MixedList, type EntitySchema, type Logger as TypeOrmLogger } from 'typeorm';
+import { createLogger, describeErrorSafely, type Logger } from '@thk/core';
 
 export interface DatabaseConfig {
   /** `postgres://user:pass@host:port/database`; each service has its own database. */
@@ -11,6 +12,35 @@ export interface DatabaseConfig {
   poolSize?: number;
   /** TLS in production: `{ ca, cert?, key? }` PEM strings, or `true` for system CAs. */
   ssl?: boolean | { ca?: string; cert?: string; key?: string; rejectUnauthorized?: boolean };
+  /** Where TypeORM's errors and migrations are logged (default: a `typeorm` logger). */
+  logger?: Logger;
+}
+
+/**
+ * TypeORM's logging through pino without query parameters: a failed query logs its SQL text, the
+ * driver's code and the constraint/table/column it names, never the values bound to it nor the
+ * driver's message (which quotes values: `invalid input syntax for type uuid: "…"`).
+ */
+export class SafeTypeOrmLogger implements TypeOrmLogger {
+  constructor(private readonly pino: Logger) {}
+  logQuery(): void { /* queries are not logged */ }
+  logQueryError(error: string | Error, query: string): void {
+    const details = error instanceof Error ? error as Error & { constraint?: string; table?: string; column?: string } : undefined;
+    this.pino.error({
+      query: query.slice(0, 1_000),
+      error: details ? { ...describeErrorSafely(details), ...pick(details as unknown as Record<string, unknown>, ['constraint', 'table', 'column']) } : { type: 'string' },
+    }, 'query failed');
+  }
+  logQuerySlow(time: number, query: string): void { this.pino.warn({ query: query.slice(0, 1_000), ms: time }, 'slow query'); }
+  logSchemaBuild(): void { /* never synchronised */ }
+  logMigration(message: string): void { this.pino.info(message); }
+  log(level: 'log' | 'info' | 'warn', message: unknown): void {
+    if (level === 'warn') this.pino.warn(String(message)); else this.pino.debug(String(message));
+  }
+}
+
+function pick(source: Record<string, unknown>, keys: string[]): Record<string, unknown> {
+  return Object.fromEntries(keys.filter((k) => typeof source[k] === 'string').map((k) => [k, source[k]]));
 }
 
 /** The URL of a service's database on a shared server: `DATABASE_URL` with the path replaced. */
@@ -52,7 +82,8 @@ export function createDataSource(config: DatabaseConfig): DataSource {
     migrationsTableName: 'schema_migrations',
     synchronize: false,
     migrationsRun: false,
-    logging: ['error'],
+    logging: ['error', 'warn', 'migration'],
+    logger: new SafeTypeOrmLogger(config.logger ?? createLogger('typeorm')),
     ...(config.ssl ? { ssl: config.ssl } : {}),
     extra: { max: config.poolSize ?? 10 },
   };
