@@ -28,4 +28,23 @@ describe('openDatabase', () => {
     expect(JSON.parse(failed!)).toMatchObject({ query: 'SELECT $1::uuid AS id', error: { code: '22P02' } });
     expect([...lines, ...printed].join('\n')).not.toContain('hunter2');
   });
+
+  it('lets several replicas create and migrate the same database at once', async () => {
+    const name = `${db.name}_race`;
+    const url = serviceDatabaseUrl(db.url, name);
+    const open = () => openDatabase({ url, applicationName: 'race', entities: [], migrations: [MessagingTables1764800000000] }, { create: true });
+    const results = await Promise.allSettled([open(), open(), open()]);
+    const opened = results.filter((r): r is PromiseFulfilledResult<DataSource> => r.status === 'fulfilled').map((r) => r.value);
+    try {
+      expect(results.filter((r) => r.status === 'rejected').map((r) => String((r as PromiseRejectedResult).reason))).toEqual([]);
+      const applied: Array<{ name: string }> = await opened[0]!.query('SELECT name FROM schema_migrations');
+      expect(applied.map((m) => m.name)).toEqual(['MessagingTables1764800000000']);
+    } finally {
+      await Promise.all(opened.map((ds) => ds.destroy()));
+      const admin = new pg.Client({ connectionString: serviceDatabaseUrl(db.url, 'postgres') });
+      await admin.connect();
+      await admin.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`);
+      await admin.end();
+    }
+  });
 });

@@ -50,25 +50,55 @@ export function serviceDatabaseUrl(serverUrl: string, database: string): string 
   return u.toString();
 }
 
-/** Creates the database named in `url` when it does not exist (development and tests; production provisions its own). */
-export async function ensureDatabase(url: string): Promise<void> {
+/** Advisory lock keys (per database): creating databases (taken on `postgres`), running migrations. */
+const CREATE_DATABASE_LOCK = 7_264_000_001;
+const MIGRATIONS_LOCK = 7_264_000_002;
+
+type SslConfig = DatabaseConfig['ssl'];
+
+/** Runs `work` while holding a session-level advisory lock on the database of `url` (released on any exit, or when the connection dies). */
+async function withAdvisoryLock<T>(url: string, key: number, applicationName: string, ssl: SslConfig, work: () => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, application_name: applicationName, ...(ssl ? { ssl } : {}) });
+  client.on('error', () => undefined); // a dropped lock connection surfaces through the queries below
+  await client.connect();
+  try {
+    await client.query('SELECT pg_advisory_lock($1)', [key]);
+    try {
+      return await work();
+    } finally {
+      await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
+    }
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}
+
+/**
+ * Creates the database named in `url` when it does not exist (development and tests; production
+ * provisions its own). Safe with several replicas starting at once: creation is serialised by an
+ * advisory lock, and a database created concurrently by someone else (42P04, or 23505 when two
+ * CREATE DATABASE race) is accepted.
+ */
+export async function ensureDatabase(url: string, ssl?: SslConfig): Promise<void> {
   const target = new URL(url);
   const name = decodeURIComponent(target.pathname.slice(1));
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`refusing to create database with unusual name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  const client = new pg.Client({ connectionString: admin.toString() });
-  await client.connect();
-  try {
-    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    if (exists.rowCount === 0) {
-      await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
-        if (error.code !== '42P04') throw error; // created concurrently
-      });
+  await withAdvisoryLock(admin.toString(), CREATE_DATABASE_LOCK, 'ensure-database', ssl, async () => {
+    const client = new pg.Client({ connectionString: admin.toString(), ...(ssl ? { ssl } : {}) });
+    await client.connect();
+    try {
+      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+      if (exists.rowCount === 0) {
+        await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
+          if (error.code !== '42P04' && error.code !== '23505') throw error; // created concurrently
+        });
+      }
+    } finally {
+      await client.end();
     }
-  } finally {
-    await client.end();
-  }
+  });
 }
 
 /** A TypeORM data source whose schema comes only from migrations (never `synchronize`). */
@@ -90,13 +120,14 @@ export function createDataSource(config: DatabaseConfig): DataSource {
   return new DataSource(options);
 }
 
-/** Initialises the data source and applies pending migrations, each in its own transaction. */
+/** Initialises the data source and applies pending migrations, each in its own transaction, under an advisory lock. */
 export async function openDatabase(config: DatabaseConfig, options: { create?: boolean } = {}): Promise<DataSource> {
-  if (options.create) await ensureDatabase(config.url);
+  if (options.create) await ensureDatabase(config.url, config.ssl);
   const ds = createDataSource(config);
   await ds.initialize();
   try {
-    await ds.runMigrations({ transaction: 'each' });
+    // Replicas starting together take turns: the first applies the migrations, the others find them applied.
+    await withAdvisoryLock(config.url, MIGRATIONS_LOCK, `${config.applicationName}:migrations`, config.ssl, () => ds.runMigrations({ transaction: 'each' }));
   } catch (error) {
     await ds.destroy();
     throw error;
