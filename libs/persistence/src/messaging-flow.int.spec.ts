@@ -7,12 +7,12 @@ import { KeyStatusChangedV1, type Envelope, type KeyStatusChangedV1 as KeyStatus
 import { AppError } from '@thk/core';
 import {
   JetStreamContext, JetStreamServer, MessagePublisher, PassthroughRpcExceptionFilter, createEnvelope, defaultStreamSpecs, provisionStreams,
-  type ConsumerSpec, type DeadLetter,
+  type ConsumerSpec, type DeadLetter, type ProvisioningOptions,
 } from '@thk/messaging';
 import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
-import { MessagingTables1764800000000, OutboxRelay, UnitOfWork, openDatabase } from './index.js';
+import { MessagingTables1764800000000, OutboxRelay, UnitOfWork, openDatabase, type OutboxRelayOptions } from './index.js';
 
 class EffectsTable1764800000001 implements MigrationInterface {
   name = 'EffectsTable1764800000001';
@@ -53,17 +53,25 @@ class EffectsController {
   }
 }
 
-async function startReplica(natsUrl: string, ds: DataSource, replica: string, script: Script = {}, spec: ConsumerSpec = consumer()): Promise<{ app: INestMicroservice; server: JetStreamServer }> {
+async function startReplica(natsUrl: string, ds: DataSource, replica: string, script: Script = {}, spec: ConsumerSpec = consumer(), provisioning: ProvisioningOptions = {}): Promise<{ app: INestMicroservice; server: JetStreamServer }> {
   @Module({
     controllers: [EffectsController],
     providers: [{ provide: UOW, useValue: new UnitOfWork(ds) }, { provide: REPLICA, useValue: replica }, { provide: SCRIPT, useValue: script }],
   })
   class EffectsModule {}
-  const server = new JetStreamServer({ service: `test-${replica}`, connection: { servers: natsUrl, name: replica }, streams: defaultStreamSpecs(), consumers: [spec], backoffMs: [50], shutdownTimeoutMs: 1_000 });
+  const server = new JetStreamServer({ service: `test-${replica}`, connection: { servers: natsUrl, name: replica }, streams: defaultStreamSpecs(), provisioning, consumers: [spec], backoffMs: [50], shutdownTimeoutMs: 1_000 });
   const app = await NestFactory.createMicroservice(EffectsModule, { strategy: server, logger: false });
   app.useGlobalFilters(new PassthroughRpcExceptionFilter());
   await app.listen();
   return { app, server };
+}
+
+/** A publisher whose every publish waits a few milliseconds first. */
+class SlowPublisher extends MessagePublisher {
+  override async publish(subject: string, envelope: Envelope): ReturnType<MessagePublisher['publish']> {
+    await new Promise((r) => setTimeout(r, 15));
+    return super.publish(subject, envelope);
+  }
 }
 
 function keyStatusEnvelope(): Envelope<KeyStatusChanged> {
@@ -93,7 +101,28 @@ describe('outbox → JetStream → consumer → inbox', () => {
 
   const effects = async () => (await ds.query('SELECT message_id, replica FROM effects')) as Array<{ message_id: string; replica: string }>;
   const waitForEffects = (n: number) => eventually(effects, (rows) => rows.length >= n);
-  const stopAll = async () => { while (running.length) await running.pop()!.app.close(); };
+  const relays: OutboxRelay[] = [];
+  const stopAll = async () => {
+    while (running.length) await running.pop()!.app.close();
+    while (relays.length) await relays.pop()!.stop();
+  };
+  /** An outbox relay for this test (stopped after it). */
+  const startRelay = async (options: Partial<OutboxRelayOptions> = {}) => {
+    const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 200, ...options });
+    relays.push(relay);
+    await relay.start();
+    return relay;
+  };
+  /** Emits through the outbox: one committed transaction with these messages. */
+  const emit = async (...envelopes: Envelope[]) => {
+    await new UnitOfWork(ds).run(async (tx) => { for (const envelope of envelopes) tx.emit({ subject: KeyStatusChangedV1.subject(), envelope }); });
+  };
+  /** The consumer has settled everything in the stream. */
+  const consumerSettled = async () => {
+    const jsm = await jetstreamManager(nc);
+    const last = (await jsm.streams.info('ACCOUNTS')).state.last_seq;
+    return eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0 && i.delivered.stream_seq >= last, 20_000);
+  };
 
   beforeAll(async () => {
     [nats, db] = await Promise.all([startTestNats(), createTestDatabase('messaging_flow')]);
@@ -118,20 +147,36 @@ describe('outbox → JetStream → consumer → inbox', () => {
     await nats?.stop();
   });
 
-  it('applies a message once when it is published twice, within and beyond JetStream de-duplication', async () => {
-    running.push(await startReplica(nats.url, ds, 'a'));
+  it('applies a message once when the outbox publishes it twice, within and beyond JetStream de-duplication', async () => {
+    // A 1 s de-duplication window, so that the test can outlive it.
+    const provisioning = { duplicateWindowMs: 1_000 };
+    running.push(await startReplica(nats.url, ds, 'a', {}, consumer(), provisioning));
+    const relay = await startRelay();
     const envelope = keyStatusEnvelope();
-    const first = await publisher.publish(KeyStatusChangedV1.subject(), envelope);
-    const second = await publisher.publish(KeyStatusChangedV1.subject(), envelope);
-    expect(first.duplicate).toBe(false);
-    expect(second.duplicate).toBe(true);
-    // Beyond the window JetStream would accept it again: the inbox is what keeps it to one effect.
-    const { jetstream } = await import('@nats-io/jetstream');
-    await jetstream(nc).publish(KeyStatusChangedV1.subject(), JSON.stringify(envelope), { msgID: `bypass-${envelope.id}` });
+    await emit(envelope);
     await waitForEffects(1);
     const jsm = await jetstreamManager(nc);
-    await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0);
+    const republish = async () => {
+      // What a relay crashing between its publish and its mark leaves behind.
+      await ds.query('UPDATE outbox SET published_at = NULL WHERE message_id = $1', [envelope.id]);
+      relay.kick();
+    };
+    // Within the window: the relay publishes the row again and JetStream absorbs it.
+    await republish();
+    await eventually(async () => relay.published, (n) => n === 2);
+    expect((await jsm.streams.info('ACCOUNTS')).state.messages).toBe(1);
+    // Beyond the window JetStream stores it again and the consumer receives it: the inbox keeps it to one effect.
+    await new Promise((r) => setTimeout(r, 1_500));
+    await eventually(async () => {
+      const messages = (await jsm.streams.info('ACCOUNTS')).state.messages;
+      if (messages < 2) await republish(); // until the server has forgotten the id
+      return messages;
+    }, (n) => n === 2, 20_000);
+    const settled = await consumerSettled();
+    expect(settled.delivered.stream_seq).toBeGreaterThanOrEqual(2);
     expect(await effects()).toHaveLength(1);
+    const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [envelope.id]);
+    expect(n).toBe(1);
   });
 
   it('gives one effect when the consumer dies after its commit but before its ack', async () => {
@@ -146,8 +191,9 @@ describe('outbox → JetStream → consumer → inbox', () => {
     }, consumer({ ackWaitMs: 1_500 }));
     kill.a = async () => { await (replicaA.server.unwrap<NatsConnection>()).close(); };
     running.push(replicaA);
+    await startRelay();
     const envelope = keyStatusEnvelope();
-    await publisher.publish(KeyStatusChangedV1.subject(), envelope);
+    await emit(envelope);
     await eventually(async () => crashed.size, (n) => n === 1);
     // A second replica takes over the durable; the redelivery finds the inbox mark.
     running.push(await startReplica(nats.url, ds, 'b', {}, consumer({ ackWaitMs: 1_500 })));
@@ -173,10 +219,11 @@ describe('outbox → JetStream → consumer → inbox', () => {
 
   it('shares a durable between two replicas with exactly one effect per message', async () => {
     running.push(await startReplica(nats.url, ds, 'a'), await startReplica(nats.url, ds, 'b'));
+    await startRelay();
     const envelopes = Array.from({ length: 60 }, keyStatusEnvelope);
-    await Promise.all(envelopes.map((e) => publisher.publish(KeyStatusChangedV1.subject(), e)));
+    for (let i = 0; i < envelopes.length; i += 10) await emit(...envelopes.slice(i, i + 10));
     const rows = await waitForEffects(60);
-    await new Promise((r) => setTimeout(r, 300));
+    await consumerSettled();
     const final = await effects();
     expect(final).toHaveLength(60);
     expect(new Set(final.map((r) => r.message_id))).toEqual(new Set(envelopes.map((e) => e.id)));
@@ -313,26 +360,29 @@ describe('outbox → JetStream → consumer → inbox', () => {
   });
 
   describe('OutboxRelay', () => {
-    it('publishes every committed outbox row exactly once with two relays running', async () => {
-      const uow = new UnitOfWork(ds);
-      const relays = [new OutboxRelay({ databaseUrl: db.url, publisher, batchSize: 20, pollIntervalMs: 200 }), new OutboxRelay({ databaseUrl: db.url, publisher, batchSize: 20, pollIntervalMs: 200 })];
-      await Promise.all(relays.map((r) => r.start()));
-      try {
-        const envelopes = Array.from({ length: 300 }, keyStatusEnvelope);
-        // 30 transactions of 10 messages each, racing the relays.
-        for (let i = 0; i < envelopes.length; i += 10) {
-          await uow.run(async (tx) => { for (const e of envelopes.slice(i, i + 10)) tx.emit({ subject: KeyStatusChangedV1.subject(), envelope: e }); });
-        }
-        await eventually(async () => relays[0]!.backlog(), (n) => n === 0);
-        const jsm = await jetstreamManager(nc);
-        const stream = await jsm.streams.info('ACCOUNTS');
-        expect(stream.state.messages).toBe(300);
-        expect(relays[0]!.published + relays[1]!.published).toBe(300);
-        const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL');
-        expect(n).toBe(300);
-      } finally {
-        await Promise.all(relays.map((r) => r.stop()));
-      }
+    it('publishes every committed outbox row exactly once with two relays running, and the consumer applies each once', async () => {
+      running.push(await startReplica(nats.url, ds, 'a'));
+      // Each publish takes a little longer than on an idle machine, so that a batch stays claimed
+      // while the other relay is woken by the next commit: both relays get work.
+      const slow = new SlowPublisher(nc);
+      const relayA = await startRelay({ publisher: slow, batchSize: 10 });
+      const relayB = await startRelay({ publisher: slow, batchSize: 10 });
+      const envelopes = Array.from({ length: 300 }, keyStatusEnvelope);
+      // 30 transactions of 10 messages each, racing the relays.
+      for (let i = 0; i < envelopes.length; i += 10) await emit(...envelopes.slice(i, i + 10));
+      await eventually(async () => relayA.backlog(), (n) => n === 0, 30_000);
+      expect(relayA.published).toBeGreaterThan(0);
+      expect(relayB.published).toBeGreaterThan(0);
+      expect(relayA.published + relayB.published).toBe(300);
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info('ACCOUNTS')).state.messages).toBe(300);
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL');
+      expect(n).toBe(300);
+      await waitForEffects(300);
+      await consumerSettled();
+      const final = await effects();
+      expect(final).toHaveLength(300);
+      expect(new Set(final.map((r) => r.message_id))).toEqual(new Set(envelopes.map((e) => e.id)));
     });
 
     it('keeps publishing, woken by LISTEN again, after the server terminated its connections', async () => {
