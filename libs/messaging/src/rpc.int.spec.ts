@@ -10,6 +10,7 @@ import { JetStreamServer, PassthroughRpcExceptionFilter, RpcClient } from './ind
 @Controller()
 class StatusController {
   calls = 0;
+  slowAnswered = 0;
 
   @MessagePattern<string>(GetCertificateStatusV1.subject)
   async status(@Payload() req: RpcRequest<typeof GetCertificateStatusV1>): Promise<RpcResponse<typeof GetCertificateStatusV1>> {
@@ -17,6 +18,7 @@ class StatusController {
     if (req.serialNumber === 'dead') throw new AppError('not-found', 'no such certificate', { meta: { serialNumber: req.serialNumber } });
     if (req.serialNumber === 'b00b') throw new Error('driver said: password=hunter2');
     if (req.serialNumber === 'bad') return { status: 'sideways' } as never;
+    if (req.serialNumber === '51a0') { await new Promise((r) => setTimeout(r, 1_500)); this.slowAnswered++; } // slower than the caller waits
     return { status: 'good', revokedAt: null, reason: null };
   }
 }
@@ -82,6 +84,14 @@ describe('RpcClient and JetStreamServer request/reply', () => {
     it('answers validation-failed to a raw request that fails the schema', async () => {
       const reply = await nc.request(GetCertificateStatusV1.subject, JSON.stringify({ serialNumber: 42 }), { timeout: 1_000 });
       expect(reply.json()).toMatchObject({ ok: false, error: { code: 'validation-failed' } });
+    });
+
+    it('turns a responder slower than timeoutMs into service-unavailable, not a hang', async () => {
+      const controller = app.get(StatusController);
+      const before = controller.calls;
+      await expect(client.call(GetCertificateStatusV1, { serialNumber: '51a0' }, { timeoutMs: 300 })).rejects.toMatchObject({ code: 'service-unavailable', retryable: true });
+      expect(controller.slowAnswered).toBe(0); // the caller gave up before the responder answered
+      expect(controller.calls).toBe(before + 1); // it reached the responder: a timeout, not "no responders"
     });
 
     it('turns a call nobody answers into service-unavailable, not a hang', async () => {
