@@ -9,7 +9,7 @@ import {
   JetStreamContext, JetStreamServer, MessagePublisher, PassthroughRpcExceptionFilter, createEnvelope, defaultStreamSpecs, provisionStreams,
   type ConsumerSpec, type DeadLetter, type ProvisioningOptions,
 } from '@thk/messaging';
-import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
+import { containersAvailable, createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
 import { randomUUID } from 'node:crypto';
 import type { DataSource, MigrationInterface, QueryRunner } from 'typeorm';
 import { MessagingTables1764800000000, OutboxRelay, UnitOfWork, openDatabase, type OutboxRelayOptions } from './index.js';
@@ -23,6 +23,7 @@ class EffectsTable1764800000001 implements MigrationInterface {
 }
 
 const DURABLE = 'test-key-status';
+const localNats = !(await containersAvailable());
 const consumer = (overrides: Partial<ConsumerSpec> = {}): ConsumerSpec => ({
   stream: 'ACCOUNTS', durable: DURABLE, filterSubject: KeyStatusChangedV1.subjectPattern, maxDeliver: 3, concurrency: 4, ...overrides,
 });
@@ -347,8 +348,10 @@ describe('outbox → JetStream → consumer → inbox', () => {
     expect(rows.filter((r) => r.replica === 'b').map((r) => r.message_id).sort()).toEqual(after.map((e) => e.id).sort());
   });
 
-  it('survives a NATS server restart: the durable and its position persist', async () => {
-    if (!nats.restart) return; // containers: covered where the local server is used
+  // Restarting needs the local nats-server process (a container cannot be restarted on the same
+  // port and store): where containers are used this test is reported as skipped, not passed.
+  (localNats ? it : it.skip)('survives a NATS server restart: the durable and its position persist (local nats-server only)', async () => {
+    if (!nats.restart) throw new Error('the local test NATS server offers restart()');
     running.push(await startReplica(nats.url, ds, 'a'));
     await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
     await waitForEffects(1);

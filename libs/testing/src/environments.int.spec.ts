@@ -3,7 +3,7 @@ import { promisify } from 'node:util';
 import { connect } from '@nats-io/transport-node';
 import { jetstreamManager } from '@nats-io/jetstream';
 import pg from 'pg';
-import { createSoftHsm, createTestDatabase, startTestNats, localServerUrl } from './index.js';
+import { containersAvailable, createSoftHsm, createTestDatabase, startTestNats } from './index.js';
 
 const run = promisify(execFile);
 
@@ -16,12 +16,25 @@ describe('test environments', () => {
       const { rows } = await client.query("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
       await client.end();
       expect(rows[0].n).toBe(0);
+      const exists = async () => {
+        const admin = new pg.Client({ connectionString: db.serverUrl });
+        await admin.connect();
+        try {
+          return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name])).rowCount;
+        } finally {
+          await admin.end();
+        }
+      };
+      // Checked on the server the database lives on (a container's, or the local one).
+      expect(await exists()).toBe(1);
       await db.drop();
-      const admin = new pg.Client({ connectionString: localServerUrl() });
-      await admin.connect();
-      const left = await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [db.name]);
-      await admin.end();
-      expect(left.rowCount).toBe(0);
+      if (await containersAvailable()) {
+        // The container went with it: nothing answers at that address any more.
+        const gone = new pg.Client({ connectionString: db.url, connectionTimeoutMillis: 2_000 });
+        await expect(gone.connect()).rejects.toThrow();
+      } else {
+        expect(await exists()).toBe(0);
+      }
     });
   });
 

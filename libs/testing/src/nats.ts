@@ -13,6 +13,9 @@ export interface TestNats {
   restart?(): Promise<void>;
 }
 
+/** Container image for NATS tests: 2.9.10, as Debian 12 ships (`NATS_TEST_IMAGE` overrides). */
+export const NATS_TEST_IMAGE = process.env['NATS_TEST_IMAGE'] ?? 'nats:2.9.10-alpine3.17';
+
 export const NATS_SERVER_BIN = process.env['NATS_SERVER_BIN'] ?? 'nats-server';
 
 export async function freePort(): Promise<number> {
@@ -66,7 +69,8 @@ async function stopProcess(child: ChildProcess): Promise<void> {
 export async function startTestNats(): Promise<TestNats> {
   if (await containersAvailable()) {
     const { NatsContainer } = await import('@testcontainers/nats');
-    const container = await new NatsContainer('nats:2.10-alpine').withJetStream().start();
+    // The version this machine (Debian's nats-server) runs, so that containers test the same server.
+    const container = await new NatsContainer(NATS_TEST_IMAGE).withJetStream().start();
     const opts = container.getConnectionOptions();
     const server = Array.isArray(opts.servers) ? opts.servers[0] : opts.servers;
     return { url: `nats://${server}`, stop: async () => { await container.stop(); } };

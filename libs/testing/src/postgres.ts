@@ -6,6 +6,8 @@ export interface TestDatabase {
   /** A connection URL to a database that exists only for this test file. */
   url: string;
   name: string;
+  /** The server it lives on (its `postgres` database), for checks from outside the database. */
+  serverUrl: string;
   /** Drops the database (and stops its container, if any). */
   drop(): Promise<void>;
 }
@@ -27,7 +29,7 @@ function withDatabase(url: string, database: string): string {
   return u.toString();
 }
 
-async function createOn(serverUrl: string, prefix: string): Promise<{ url: string; name: string; drop(): Promise<void> }> {
+async function createOn(serverUrl: string, prefix: string): Promise<TestDatabase> {
   const name = `t_${prefix.replace(/[^a-z0-9]/gi, '_').toLowerCase().slice(0, 30)}_${randomBytes(5).toString('hex')}`;
   const admin = new pg.Client({ connectionString: serverUrl });
   await admin.connect();
@@ -39,6 +41,7 @@ async function createOn(serverUrl: string, prefix: string): Promise<{ url: strin
   return {
     url: withDatabase(serverUrl, name),
     name,
+    serverUrl,
     async drop() {
       const c = new pg.Client({ connectionString: serverUrl });
       await c.connect();
