@@ -25,7 +25,6 @@ export function jestConfig(projectDir, overrides = {}) {
     setupFiles: [`${root}/tools/test/jest-setup.mjs`],
     reporters: ['default', `${root}/tools/test/summary-reporter.cjs`],
     testTimeout: 60_000,
-    passWithNoTests: true,
     // A leaked handle must not hang CI; the suites close what they open, this is the safety net.
     forceExit: true,
     maxWorkers: Number(process.env.JEST_MAX_WORKERS ?? 2),
