@@ -151,6 +151,8 @@ function startService(spec, index, log, children, logDir) {
     });
   }
   const entry = track(children, spec.name, child);
+  entry.spec = spec;
+  entry.index = index;
   void entry.exit.then(({ code, signal }) => { if (!entry.stopping) log(`\x1b[31m${spec.name} exited (${signal ?? code}); its log: ${join(logDir, `${spec.name}.log`)}\x1b[0m`); });
   return entry;
 }
@@ -278,7 +280,19 @@ export async function startStack(options = {}) {
     checkpoint();
     step(log, 'token agent online with the dev token');
     signal?.removeEventListener('abort', onAbort);
-    return { gatewayUrl, natsUrl, databaseUrl: serverUrl, stackDir, userId, token, stop, children };
+    /** Starts a service again (after it was killed, or stops it first), in its place in `children`. */
+    const restart = async (name) => {
+      const at = children.findIndex((c) => c.name === name && c.spec);
+      if (at < 0) throw new Error(`no service ${name} in this stack`);
+      const old = children[at];
+      old.stopping = true;
+      if (!old.exited) { old.child.kill('SIGTERM'); await old.exit; }
+      const entry = startService(old.spec, old.index, log, children, logDir);
+      children.splice(children.indexOf(entry), 1);
+      children[at] = entry;
+      return entry;
+    };
+    return { gatewayUrl, natsUrl, databaseUrl: serverUrl, stackDir, userId, token, stop, restart, children };
   } catch (error) {
     signal?.removeEventListener('abort', onAbort);
     await stop();

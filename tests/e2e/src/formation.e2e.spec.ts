@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { BlockKeyV1, GetCertificateStatusV1, RevokeCertificateV1 } from '@thk/contracts';
@@ -8,6 +8,25 @@ import { devLogin, eventually, followEvents, http, run, sealTo, startE2eStack, t
 
 const DEMO_PASSWORD = 'Demo-Cloud-Key-1';
 const DAY = 86_400_000;
+/** The test stack's agent reports every AGENT_HEARTBEAT_SECONDS = 5 s (tools/stack); accounts counts it online for 3 heartbeats. */
+const AGENT_ONLINE_MS = 3 * 5_000;
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** `before` plus exactly one new key row, `failed` (asserting the new row's status; its id is unknown beforehand). */
+function withOneFailedRow(before: string[], after: string[]): string[] {
+  const known = new Set(before.map((k) => k.split(' ')[0]));
+  const added = after.filter((k) => !known.has(k.split(' ')[0]));
+  expect(added).toEqual([expect.stringMatching(/ failed$/)]);
+  return [...before, ...added].sort();
+}
+
+/** The token's objects as comparable lines: class, label and CKA_ID of each, sorted. */
+function objectsOf(listing: string): string[] {
+  return listing.split(/\n(?=\S[^\n]*Object;)/).filter((b) => /Object;/.test(b)).map((b) => {
+    const head = b.trim().split('\n')[0]!.trim();
+    return `${head} | ${/label:\s*(.*)/.exec(b)?.[1]?.trim() ?? ''} | ${/ID:\s*(\S+)/.exec(b)?.[1] ?? ''}`;
+  }).sort();
+}
 
 interface KeyAccount { id: string; kind: string; temporary: boolean; baseKeyId: string | null; status: string; certificate: { serialNumber: string; notBefore: string; notAfter: string } | null; actions: string[] }
 interface Token { tokenId: string; userPinInitialized: boolean; agentKey: Record<string, string>; display: string }
@@ -23,6 +42,18 @@ describe('forming a temporary hardware key, end to end', () => {
   const keys = async () => (await http<{ items: KeyAccount[] }>(base, '/v1/keys?limit=200', { token })).body.items;
   const firstToken = async () => (await http<{ items: Token[] }>(base, '/v1/tokens', { token })).body.items[0]!;
   const agent = () => env.stack.children.find((c) => c.name === 'token-agent')!.child;
+  const keysOf = async (bearer: string) => (await http<{ items: KeyAccount[] }>(base, '/v1/keys?limit=200', { token: bearer })).body.items.map((k) => `${k.id} ${k.status}`).sort();
+
+  /** What a started saga would change: the key lists of these users and the token's objects. */
+  async function snapshot(bearers: string[]) {
+    return { keys: await Promise.all(bearers.map(keysOf)), token: objectsOf(await tokenObjects(env.stack, pin)) };
+  }
+
+  /** Asserts that nothing started: after a moment in which a started saga would have had the agent make a key, nothing changed. */
+  async function expectNothingStarted(before: Awaited<ReturnType<typeof snapshot>>, bearers: string[]) {
+    await sleep(1_500);
+    expect(await snapshot(bearers)).toEqual(before);
+  }
 
   async function formBody(validity: string, newPin: string, overrides: Record<string, unknown> = {}) {
     const tok = await firstToken();
@@ -110,6 +141,20 @@ describe('forming a temporary hardware key, end to end', () => {
     const verified = await run('openssl', ['verify', '-CAfile', join(env.dir, 'ca.pem'), join(env.dir, 'cert.pem')]);
     expect(verified.stdout).toContain('cert.pem: OK');
 
+    // The certificate's CRL distribution point is public: a relying party fetches it with no login.
+    const text = (await run('openssl', ['x509', '-in', join(env.dir, 'cert.pem'), '-noout', '-ext', 'crlDistributionPoints'])).stdout;
+    expect(text).toContain(`URI:${base}/pki/crl`);
+    const crl = await http(base, '/pki/crl', { raw: true });
+    expect(crl.status).toBe(200);
+    expect(crl.headers.get('content-type')).toBe('application/pkix-crl');
+    await writeFile(join(env.dir, 'crl.der'), crl.body as Buffer);
+    await run('openssl', ['crl', '-inform', 'DER', '-in', join(env.dir, 'crl.der'), '-CAfile', join(env.dir, 'ca.pem'), '-noout']);
+    const publicCa = await http(base, '/pki/ca.crt', { raw: true });
+    expect(publicCa.status).toBe(200);
+    await writeFile(join(env.dir, 'ca.der'), publicCa.body as Buffer);
+    await run('openssl', ['x509', '-in', join(env.dir, 'ca.pem'), '-outform', 'DER', '-out', join(env.dir, 'ca-from-pem.der')]);
+    expect((publicCa.body as Buffer).equals(await readFile(join(env.dir, 'ca-from-pem.der')))).toBe(true);
+
     const objects = await tokenObjects(env.stack, pin);
     const ids = [...objects.matchAll(/^\s*ID:\s*([0-9a-f]+)/gim)].map((m) => m[1]);
     expect(objects).toMatch(/Private Key Object/);
@@ -151,10 +196,12 @@ describe('forming a temporary hardware key, end to end', () => {
       expect((await post(cloud.id, await formBody('P1D', 'Token-Pin-9'), randomUUID(), 'not-a-jwt')).status).toBe(401);
     });
 
-    it('answers 409 token-unavailable for a token that is not online', async () => {
+    it('answers 409 token-unavailable for a token id that no agent has', async () => {
+      const before = await snapshot([token]);
       const res = await post(cloud.id, await formBody('P1D', 'Token-Pin-9', { tokenId: 'nobody:000000' }));
       expect(res.status).toBe(409);
       expect(res.body.code).toBe('token-unavailable');
+      await expectNothingStarted(before, [token]);
     });
 
     it('answers 422 wrong-password with the attempts left, then 423 once the key is locked', async () => {
@@ -162,10 +209,12 @@ describe('forming a temporary hardware key, end to end', () => {
       expect(other.status).toBe(201);
       const otherToken = await devLogin(base, '2222222222');
       const body = await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'wrong-password' });
+      const before = await snapshot([token, otherToken]);
       // Their own key, but the token belongs to the demo user: the password is checked first (api.md order).
       const first = await post(other.body.keyId, body, randomUUID(), otherToken);
       expect(first.status).toBe(422);
       expect(first.body).toMatchObject({ code: 'wrong-password', remainingAttempts: 4 });
+      await expectNothingStarted(before, [token, otherToken]);
       // remainingAttempts counts the wrong guesses still allowed before the lock: the fifth one locks it.
       for (let left = 3; left >= 0; left--) {
         const r = await post(other.body.keyId, body, randomUUID(), otherToken);
@@ -175,6 +224,7 @@ describe('forming a temporary hardware key, end to end', () => {
       const locked = await post(other.body.keyId, { ...body, cloudKeyPassword: 'Other-Cloud-1' }, randomUUID(), otherToken);
       expect(locked.status).toBe(423);
       expect(locked.body.code).toBe('key-access-blocked');
+      await expectNothingStarted(before, [token, otherToken]);
     });
 
     it('answers 404 for another user\'s key, exactly as for a missing one', async () => {
@@ -196,9 +246,11 @@ describe('forming a temporary hardware key, end to end', () => {
       const key = (await http<KeyAccount>(base, `/v1/keys/${expired.body.keyId}`, { token: t })).body;
       expect(key.status).toBe('expired');
       expect(key.actions).not.toContain('form-temporary-hardware-key');
+      const before = await snapshot([token, t]);
       const res = await post(expired.body.keyId, await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'Expired-Cloud-1' }), randomUUID(), t);
       expect(res.status).toBe(409);
       expect(res.body.code).toBe('key-not-eligible');
+      await expectNothingStarted(before, [token, t]);
       const preview = await http(base, `/v1/keys/${expired.body.keyId}/temporary-hardware-keys/preview?validity=P1D`, { token: t });
       expect(preview.status).toBe(409);
     });
@@ -211,37 +263,78 @@ describe('forming a temporary hardware key, end to end', () => {
       const key = (await http<KeyAccount>(base, `/v1/keys/${user.body.keyId}`, { token: t })).body;
       expect(key.status).toBe('blocked');
       expect(key.actions).not.toContain('form-temporary-hardware-key');
+      const before = await snapshot([token, t]);
       const res = await post(user.body.keyId, await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'Blocked-Cloud-1' }), randomUUID(), t);
       expect(res.status).toBe(409);
       expect(res.body.code).toBe('key-not-eligible');
+      await expectNothingStarted(before, [token, t]);
+    });
+  });
+
+  describe('a token whose agent has gone away', () => {
+    it('answers 409 token-unavailable once the agent\'s heartbeats have expired, and nothing starts', async () => {
+      const tok = await firstToken();
+      const body = await formBody('P1D', 'Token-Pin-9');
+      agent().kill('SIGKILL');
+      await eventually(async () => agent().exitCode !== null || agent().signalCode !== null, (gone) => gone, 5_000);
+      // Its last inventory is at most one heartbeat old: the token is still listed for a while.
+      expect((await http<{ items: Token[] }>(base, '/v1/tokens', { token })).body.items.map((t) => t.tokenId)).toContain(tok.tokenId);
+      await sleep(AGENT_ONLINE_MS + 1_000);
+      expect((await http<{ items: Token[] }>(base, '/v1/tokens', { token })).body.items).toEqual([]);
+      const before = await snapshot([token]);
+      const res = await post(cloud.id, body);
+      expect(res.status).toBe(409);
+      expect(res.body.code).toBe('token-unavailable');
+      await expectNothingStarted(before, [token]);
+      // Back for the tests below: the agent starts again with its state (keys, journal) and reports the token.
+      await env.stack.restart('token-agent');
+      await eventually(async () => (await http<{ items: Token[] }>(base, '/v1/tokens', { token })).body.items.map((t) => t.tokenId), (ids) => ids.includes(tok.tokenId), 30_000);
     });
   });
 
   describe('compensation seen from outside', () => {
-    it('fails with agent-timeout when the agent goes away mid-saga, and leaves nothing on the token', async () => {
-      const before = await tokenObjects(env.stack, pin);
+    /*
+     * What the compensation undoes, and what it deliberately keeps: the saga's compensations are the
+     * ones design.md lists (revoke the certificate, destroy the key pair, fail the key row). Setting
+     * the token's password is not among them: DestroyTokenKey carries only the request's *new* PIN
+     * (sealed), and the agent logs in with it to destroy the private key; the old PIN is nowhere to
+     * restore it from (and a PIN first set with C_InitPIN cannot be unset). So when the agent comes
+     * back and works through its queue in order — the late GenerateTokenKey (it sets the new PIN and
+     * makes the pair), then DestroyTokenKey (it destroys that pair) — the token ends with exactly the
+     * objects it had, and with the failed request's new password as its PIN.
+     */
+    it('fails with agent-timeout when the agent goes away mid-saga; the compensation removes the key pair and keeps the new PIN', async () => {
+      const beforeObjects = objectsOf(await tokenObjects(env.stack, pin));
+      const beforeKeys = await keysOf(token);
       const body = await formBody('P1D', 'Token-Pin-3');
       agent().kill('SIGSTOP');
+      let requestId: string;
       try {
         const res = await post(cloud.id, body);
         expect(res.status).toBe(202);
-        const { last } = await finalEvent(res.body.requestId);
+        requestId = res.body.requestId;
+        const { last } = await finalEvent(requestId);
         expect(last).toMatchObject({ status: 'failed', failure: { code: 'agent-timeout' } });
       } finally {
         agent().kill('SIGCONT');
       }
-      // The agent comes back, works through its late command and the compensation: nothing is left.
-      await new Promise((r) => setTimeout(r, 3_000));
-      const currentPin = async () => { try { return await tokenObjects(env.stack, 'Token-Pin-3'); } catch { return tokenObjects(env.stack, pin); } };
-      const objectCount = (s: string) => (s.match(/Object;/g) ?? []).length;
-      await eventually(currentPin, (s) => objectCount(s) === objectCount(before), 30_000);
-      expect((await keys()).filter((k) => k.temporary && k.status === 'active')).toHaveLength(2);
+      // The agent comes back: the new PIN opens the token once the late command ran, and the pair it made is destroyed.
+      const after = await eventually(
+        async () => { try { return objectsOf(await tokenObjects(env.stack, 'Token-Pin-3')); } catch { return null; } },
+        (o) => o !== null && o.length === beforeObjects.length, 60_000,
+      );
+      expect(after).toEqual(beforeObjects);
+      await expect(tokenObjects(env.stack, pin)).rejects.toThrow();
+      pin = 'Token-Pin-3';
+      const request = await http(base, `/v1/hardware-key-requests/${requestId!}`, { token });
+      expect(request.body).toMatchObject({ status: 'failed', keyId: null, failure: { code: 'agent-timeout' } });
+      // The pending key row the saga opened is marked failed (the compensation); every other key is as it was.
+      expect(await keysOf(token)).toEqual(withOneFailedRow(beforeKeys, await keysOf(token)));
     });
 
     it('fails with ca-rejected when the base certificate is revoked meanwhile, and destroys the generated key', async () => {
-      const tokenPin = async () => { for (const p of ['Token-Pin-3', pin]) { try { return { p, out: await tokenObjects(env.stack, p) }; } catch { /* try the next */ } } throw new Error('no PIN opens the token'); };
-      const { p: currentPin, out: before } = await tokenPin();
-      pin = currentPin;
+      const beforeObjects = objectsOf(await tokenObjects(env.stack, pin));
+      const beforeKeys = await keysOf(token);
       const body = await formBody('P1D', 'Token-Pin-4');
       agent().kill('SIGSTOP');
       let requestId: string;
@@ -258,11 +351,15 @@ describe('forming a temporary hardware key, end to end', () => {
       }
       const { last } = await finalEvent(requestId!);
       expect(last).toMatchObject({ status: 'failed', failure: { code: 'ca-rejected' } });
-      const objectCount = (s: string) => (s.match(/Object;/g) ?? []).length;
-      const after = await eventually(async () => { try { return await tokenObjects(env.stack, 'Token-Pin-4'); } catch { return tokenObjects(env.stack, pin); } }, (s) => objectCount(s) === objectCount(before), 30_000);
-      expect(objectCount(after)).toBe(objectCount(before));
+      // The key was generated (so the PIN became this request's new one, kept as above) and then destroyed.
+      const after = await eventually(async () => objectsOf(await tokenObjects(env.stack, 'Token-Pin-4')), (o) => o.length === beforeObjects.length, 30_000);
+      expect(after).toEqual(beforeObjects);
+      pin = 'Token-Pin-4';
       const request = await http(base, `/v1/hardware-key-requests/${requestId!}`, { token });
       expect(request.body).toMatchObject({ status: 'failed', keyId: null });
+      // The request's pending row is failed; the base key is revoked and its temporary keys follow it (design.md §4).
+      const revoked = beforeKeys.map((k) => k.replace(/ (active|failed)$/, (_m, st: string) => (st === 'active' ? ' revoked' : ' failed'))).sort();
+      expect(await keysOf(token)).toEqual(withOneFailedRow(revoked, await keysOf(token)));
     });
   });
 });

@@ -21,6 +21,8 @@ export interface Stack {
   token: { conf: string; modulePath: string; soPin: string; secretsFile: string };
   children: Array<{ name: string; child: import('node:child_process').ChildProcess }>;
   stop(): Promise<void>;
+  /** Starts a service of the stack again (e.g. the token agent after a test killed it). */
+  restart(name: string): Promise<unknown>;
 }
 
 export interface E2eEnvironment {
