@@ -31,8 +31,8 @@ export const caGatewayEnvSchema = z.object({
   CA_COMMON_NAME: z.string().min(1).max(64).default('THK Development Issuing CA'),
   CA_ORGANIZATION: z.string().max(64).optional(),
   CA_VALIDITY_DAYS: int(1, 36_500).default(3_650),
-  /** Where relying parties fetch the CRL (the API gateway's `/v1/ca/crl`). */
-  CA_CRL_URL: z.string().url().default('http://127.0.0.1:8080/v1/ca/crl'),
+  /** Where relying parties fetch the CRL: the API gateway's public `/pki/crl` (`/v1/ca/crl` needs a bearer token). */
+  CA_CRL_URL: z.string().url().default('http://127.0.0.1:8080/pki/crl'),
   CA_CRL_VALIDITY_SECONDS: int(60, 31 * 86_400).default(86_400),
   /** A new CRL is signed when less than this is left before `nextUpdate` (default: half the validity). */
   CA_CRL_REFRESH_SECONDS: int(1, 31 * 86_400).optional(),

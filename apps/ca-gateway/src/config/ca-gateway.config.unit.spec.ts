@@ -21,7 +21,7 @@ describe('caGatewayConfigFromEnv', () => {
   it('names the database ca on the shared server and defaults the CRL URL to the API gateway', () => {
     const c = configOf({ CA_DEV_MODE: 'true', DATABASE_URL: 'postgres://u@db:5432/postgres' });
     expect(c.databaseUrl).toBe('postgres://u@db:5432/ca');
-    expect(c.crl).toEqual({ url: 'http://127.0.0.1:8080/v1/ca/crl', validitySeconds: 86_400, refreshSeconds: 43_200 });
+    expect(c.crl).toEqual({ url: 'http://127.0.0.1:8080/pki/crl', validitySeconds: 86_400, refreshSeconds: 43_200 });
   });
   it('wants import certificate and key together, and a complete PKCS#11 configuration', () => {
     expect(() => configOf({ CA_DEV_MODE: 'true', CA_IMPORT_CERT_FILE: '/x.pem' })).toThrow(/go together/);

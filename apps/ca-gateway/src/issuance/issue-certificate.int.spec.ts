@@ -56,7 +56,7 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
       expect(text).toMatch(/X509v3 Basic Constraints: critical\s+CA:FALSE/);
       expect(text).toContain('X509v3 Subject Key Identifier');
       expect(text).toContain('X509v3 Authority Key Identifier');
-      expect(text).toContain('URI:http://127.0.0.1:8080/v1/ca/crl');
+      expect(text).toContain('URI:http://127.0.0.1:8080/pki/crl');
       expect(text).toContain(`Policy: ${OID.policyQcpNaturalQscd}`);
       expect(text).toContain('serialNumber=TINUA-1111111111');
       const qc = parsed.extensions.find((e) => e.oid === OID.qcStatements)!;

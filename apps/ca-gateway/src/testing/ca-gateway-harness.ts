@@ -23,7 +23,7 @@ export function testCaGatewayConfig(databaseUrl: string, natsUrl: string, overri
     devMode: true,
     kek: { id: 'test-kek', key: randomBytes(32) },
     ca: { commonName: 'THK Test Issuing CA', organization: null, validityDays: 3_650, import: null, pkcs11: null },
-    crl: { url: 'http://127.0.0.1:8080/v1/ca/crl', validitySeconds: 3_600, refreshSeconds: 1_800 },
+    crl: { url: 'http://127.0.0.1:8080/pki/crl', validitySeconds: 3_600, refreshSeconds: 1_800 },
     policyOids: [],
     consumerConcurrency: 16,
     clockToleranceSeconds: 30,
