@@ -46,6 +46,9 @@ export async function bootstrapService(options: ServiceBootstrapOptions): Promis
   (ms as { setIsInitHookCalled?: (called: boolean) => void }).setIsInitHookCalled?.(true);
   app.enableShutdownHooks();
   await app.startAllMicroservices();
+  // Not ready while a durable consumer has stopped and is being restarted: a balancer or an
+  // orchestrator then sends nothing to this replica, and the shared consumer feeds the others.
+  app.get(ReadinessRegistry).add(server.readinessCheck());
   await app.listen({ port: options.httpPort, host: options.httpHost ?? '127.0.0.1' });
   const url = await app.getUrl();
   logger.info({ url }, `${options.name} is up`);
