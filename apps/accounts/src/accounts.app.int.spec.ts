@@ -10,7 +10,7 @@ describe('startAccounts', () => {
   describe('health', () => {
     it('answers live and ready (database and NATS up) and metrics', async () => {
       await expect((await fetch(`${h.accounts.url}/health/live`)).json()).resolves.toEqual({ status: 'ok' });
-      await expect((await fetch(`${h.accounts.url}/health/ready`)).json()).resolves.toEqual({ status: 'ok', checks: { database: 'up', nats: 'up' } });
+      await expect((await fetch(`${h.accounts.url}/health/ready`)).json()).resolves.toEqual({ status: 'ok', checks: { database: 'up', nats: 'up', 'jetstream-consumers': 'up' } });
       await expect((await fetch(`${h.accounts.url}/metrics`)).text()).resolves.toContain('process_cpu_user_seconds_total');
     });
   });
