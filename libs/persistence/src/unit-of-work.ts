@@ -40,14 +40,17 @@ export class UnitOfWork {
         const ids = outgoing.map((m) => m.envelope.id);
         const subjects = outgoing.map((m) => m.subject);
         const envelopes = outgoing.map((m) => JSON.stringify(m.envelope));
+        // One round trip: the rows, and the notification that relays LISTEN for, delivered when (and
+        // only if) the transaction commits. A data-modifying CTE runs whether or not it is read.
         await manager.query(
-          `INSERT INTO outbox (message_id, subject, envelope)
-           SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
-           ON CONFLICT (message_id) DO NOTHING`,
+          `WITH queued AS (
+             INSERT INTO outbox (message_id, subject, envelope)
+             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
+             ON CONFLICT (message_id) DO NOTHING
+           )
+           SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
           [ids, subjects, envelopes],
         );
-        // Delivered to listening relays when (and only if) the transaction commits.
-        await manager.query(`SELECT pg_notify('${OUTBOX_CHANNEL}', '')`);
       }
       return { applied: true, value } as const;
     });

@@ -170,10 +170,16 @@ export class GenerateTokenKeyService {
    */
   private async keyPair(session: TokenSession, g: GenerationRecord, save: (c: Partial<GenerationRecord>) => Promise<void>, log: Logger): Promise<GeneratedKeyPair> {
     const id = Buffer.from(g.keyId, 'hex');
+    if (g.key === 'none') {
+      // The journal holds no attempt at generating under this fresh, random id: nothing can be on the
+      // token under it, and a search by CKA_ID (which scans every object of the token) is skipped.
+      await save({ key: 'generating' });
+      return session.generateKeyPair({ algorithm: g.algorithm, id, label: g.label });
+    }
     const existing = session.objectsWithId(id).filter((o) => o.label === g.label);
     const privateKey = existing.find((o) => o.class === 'private-key');
     const publicKey = existing.find((o) => o.class === 'public-key');
-    if (g.key !== 'none' && privateKey && publicKey) {
+    if (privateKey && publicKey) {
       log.info({ keyId: g.keyId }, 'found the key pair an interrupted attempt generated: using it instead of generating again');
       return { algorithm: g.algorithm, id, label: g.label, privateKey: privateKey.handle, publicKey: publicKey.handle };
     }
