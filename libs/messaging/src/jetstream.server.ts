@@ -68,6 +68,8 @@ interface ConsumeLoop {
 }
 
 const DEFAULT_BACKOFF = [250, 1_000, 5_000, 15_000, 30_000];
+/** How long a running handler keeps its message in progress (`working()`) before letting it be redelivered. */
+const DEFAULT_MAX_HANDLER_MS = 5 * 60_000;
 
 /** True when a server of this version honours `+TERM <reason>` (added in nats-server 2.10.4). */
 export function supportsTermReason(version: string | undefined): boolean {
@@ -235,7 +237,18 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     const info: JetStreamMessageInfo = { ...base, agentId: agentIdOfSubject(m.subject), envelope };
     // While the handler runs, tell the server it is in progress so it is not redelivered to another replica.
     const ackWaitMs = spec.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
-    const heartbeat = setInterval(() => { try { m.working(); } catch { /* connection gone: the message comes back */ } }, Math.max(100, Math.floor(ackWaitMs / 3)));
+    // Bounded: a handler that hangs must not hold its message forever; past the bound the server
+    // redelivers it (to this or another replica) and the inbox keeps its effect single.
+    const startedAt = Date.now();
+    const maxHandlerMs = spec.maxHandlerMs ?? DEFAULT_MAX_HANDLER_MS;
+    const heartbeat = setInterval(() => {
+      if (Date.now() - startedAt > maxHandlerMs) {
+        clearInterval(heartbeat);
+        this.log.warn({ subject: m.subject, type: envelope.type, id: envelope.id, runningMs: Date.now() - startedAt }, 'handler still running: no longer holding its message, the server will redeliver it');
+        return;
+      }
+      try { m.working(); } catch { /* connection gone: the message comes back */ }
+    }, Math.max(100, Math.floor(ackWaitMs / 3)));
     heartbeat.unref();
     try {
       try {

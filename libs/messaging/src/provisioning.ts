@@ -17,6 +17,8 @@ export interface ConsumerSpec {
   /** Deliveries after which a failing message is dead-lettered by the consumer. */
   maxDeliver?: number;
   ackWaitMs?: number;
+  /** How long a running handler keeps its message from redelivery (default 5 minutes). */
+  maxHandlerMs?: number;
   /** Messages handled at once by one replica. */
   concurrency?: number;
 }

@@ -320,6 +320,29 @@ describe('outbox → JetStream → consumer → inbox', () => {
     expect(await effects()).toHaveLength(1);
   });
 
+  it('lets a hanging handler\'s message be redelivered once it passes maxHandlerMs, and the effect stays single', async () => {
+    const deliveries: number[] = [];
+    let firstWokeUp!: () => void;
+    const firstDone = new Promise<void>((r) => { firstWokeUp = r; });
+    const hangsOnce: Script = {
+      before: async (_env, _replica, delivery) => {
+        deliveries.push(delivery);
+        if (delivery === 1) { await new Promise((r) => setTimeout(r, 4_000)); firstWokeUp(); } // far past maxHandlerMs
+      },
+    };
+    running.push(await startReplica(nats.url, ds, 'a', hangsOnce, consumer({ ackWaitMs: 1_000, maxHandlerMs: 1_500 })));
+    await publisher.publish(KeyStatusChangedV1.subject(), keyStatusEnvelope());
+    await waitForEffects(1);
+    // The redelivery arrived while the first delivery was still hanging, and was applied.
+    expect(deliveries.slice(0, 2)).toEqual([1, 2]);
+    const jsm = await jetstreamManager(nc);
+    await eventually(() => jsm.consumers.info('ACCOUNTS', DURABLE), (i) => i.num_ack_pending === 0 && i.num_pending === 0, 15_000);
+    // The hung first delivery goes on to its transaction later: the inbox makes it a duplicate.
+    await firstDone;
+    await new Promise((r) => setTimeout(r, 500));
+    expect(await effects()).toHaveLength(1);
+  });
+
   it('restarts a consume loop that ended (its consumer was deleted) and reports it healthy again', async () => {
     const replica = await startReplica(nats.url, ds, 'a');
     running.push(replica);
