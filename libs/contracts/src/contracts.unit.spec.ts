@@ -1,7 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { TokenKeyDestroyedV1, envelopeSchema, findMessageContract, messageContracts, rpcContracts, streamForSubject, subjectMatches } from './index.js';
+import {
+  FindHardwareKeyRequestByIdempotencyKeyV1, RequestTemporaryHardwareKeyV1, TokenKeyDestroyedV1, envelopeSchema, findMessageContract, messageContracts,
+  rpcContracts, streamForSubject, subjectMatches, temporaryHardwareKeyRequestBody,
+} from './index.js';
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '__fixtures__');
 const kebab = (s: string) => s.replace(/(?<!^)(?=[A-Z])/g, '-').toLowerCase();
@@ -47,6 +50,51 @@ describe('contracts', () => {
       expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { code: privateKeyRemaining.code } }).success).toBe(false);
       expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: { ...privateKeyRemaining, pin: 'x' } }).success).toBe(false);
       expect(TokenKeyDestroyedV1.schema.safeParse({ ...withoutIt, privateKeyRemaining: true }).success).toBe(false);
+    });
+  });
+
+  describe('FindHardwareKeyRequestByIdempotencyKey v1', () => {
+    const userId = '7d9f3c1e-2b4a-4c8e-9f1a-3b5c7d9e1f2a';
+    const reply = { requestId: '1c2d3e4f-5a6b-4c7d-8e9f-0a1b2c3d4e5f', status: 'key-generating', validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false } };
+    const jwe = 'eyJhbGciOiJFQ0RILUVTIiwiZW5jIjoiQTI1NkdDTSJ9..aXZpdml2aXZpdg.bmV3LXBpbg.dGFndGFndGFn';
+
+    it('is registered, under issuance.rpc, answering idempotency-conflict', () => {
+      expect(rpcContracts).toContain(FindHardwareKeyRequestByIdempotencyKeyV1);
+      expect(FindHardwareKeyRequestByIdempotencyKeyV1.subject).toBe('issuance.rpc.find-hardware-key-request-by-idempotency-key.v1');
+      expect(FindHardwareKeyRequestByIdempotencyKeyV1.errors).toEqual(['idempotency-conflict']);
+    });
+
+    it('takes any body and any path key id, but a user UUID and an Idempotency-Key of 1–200 characters', () => {
+      const { request } = FindHardwareKeyRequestByIdempotencyKeyV1;
+      const ok = { userId, idempotencyKey: 'k', baseKeyId: 'not-a-key', body: { anything: [1, null] } };
+      expect(request.safeParse(ok).success).toBe(true);
+      expect(request.safeParse({ ...ok, body: null }).success).toBe(true);
+      expect(request.safeParse({ ...ok, idempotencyKey: 'k'.repeat(200) }).success).toBe(true);
+      expect(request.safeParse({ ...ok, idempotencyKey: '' }).success).toBe(false);
+      expect(request.safeParse({ ...ok, idempotencyKey: 'k'.repeat(201) }).success).toBe(false);
+      expect(request.safeParse({ ...ok, userId: 'someone' }).success).toBe(false);
+      expect(request.safeParse({ ...ok, baseKeyId: 'k'.repeat(201) }).success).toBe(false);
+      expect(request.safeParse({ ...ok, extra: 1 }).success).toBe(false);
+    });
+
+    it('answers unseen, or seen with the reply RequestTemporaryHardwareKey answers', () => {
+      const { response } = FindHardwareKeyRequestByIdempotencyKeyV1;
+      expect(response.safeParse({ seen: false }).success).toBe(true);
+      expect(response.safeParse({ seen: true, reply }).success).toBe(true);
+      expect(RequestTemporaryHardwareKeyV1.response.safeParse(reply).success).toBe(true);
+      expect(response.safeParse({ seen: true }).success).toBe(false);
+      expect(response.safeParse({ seen: false, reply }).success).toBe(false);
+      expect(response.safeParse({ seen: true, reply: { ...reply, extra: 1 } }).success).toBe(false);
+    });
+
+    it('judges the body as api.md\'s forming body: the start request\'s fields, the two optional ones absent rather than null', () => {
+      const body = { validity: 'base', tokenId: 'agent-1:220771', cloudKeyPassword: 'p', newKeyPassword: jwe };
+      expect(temporaryHardwareKeyRequestBody.safeParse(body).success).toBe(true);
+      expect(temporaryHardwareKeyRequestBody.safeParse({ ...body, currentTokenPassword: jwe, algorithm: 'RSA-2048' }).success).toBe(true);
+      expect(temporaryHardwareKeyRequestBody.safeParse({ ...body, currentTokenPassword: null }).success).toBe(false);
+      expect(temporaryHardwareKeyRequestBody.safeParse({ ...body, validity: 'P1Y' }).success).toBe(false);
+      expect(temporaryHardwareKeyRequestBody.safeParse({ ...body, userId }).success).toBe(false);
+      expect(temporaryHardwareKeyRequestBody.safeParse({ ...body, cloudKeyPassword: 'p'.repeat(257) }).success).toBe(false);
     });
   });
 

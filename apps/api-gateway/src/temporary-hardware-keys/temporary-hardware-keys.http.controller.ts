@@ -1,14 +1,16 @@
 import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { PreviewValidityV1, RequestTemporaryHardwareKeyV1, uuid } from '@thk/contracts';
+import {
+  defaultKeyAlgorithm, FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, uuid, type RpcResponse,
+} from '@thk/contracts';
 import { AppError } from '@thk/core';
 import type { AuthenticatedUser } from '../auth/authenticator.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { GATEWAY, type GatewayContext } from '../gateway.context.js';
 import { formTemporaryHardwareKeyBody, idempotencyKeyHeader, previewQuery } from '../http/api-routes.js';
 import { httpError } from '../http/problem.js';
-import { headerValue, parseId, parseInput } from '../http/validation.js';
+import { headerValue, parseId, parseInput, UnreadableBody } from '../http/validation.js';
 
 const idempotencyHeaders = z.object({ 'Idempotency-Key': idempotencyKeyHeader });
 
@@ -29,15 +31,13 @@ export class TemporaryHardwareKeysHttpController {
    * other check runs again; then, for a new key, 400 for the body, 404 for a key id that cannot
    * exist, 429 when passwords come too fast, and issuance's own checks.
    *
-   * "Seen" is known two ways. Issuance itself answers a key it stored (same body → the stored 202,
-   * another body → 409) before its checks, whichever replica asks. The gateway cannot ask issuance
-   * about a key without a full, valid request (contracts have no lookup by user and key), so
-   * `acceptedRequests` caches the keys issuance has answered for as stored (a 202 or an
-   * `idempotency-conflict`): with it, a seen key skips the body's 400, the 404 and the rate limit —
-   * a body that does not even parse cannot be the stored one, so it is 409 at once, and any valid
-   * body goes to issuance, which compares it with what it stored. A replica that has not cached the
-   * key (restarted, another one, forgotten) falls back to the new-key order until issuance's first
-   * answer.
+   * "Seen" is issuance's store, asked with `FindHardwareKeyRequestByIdempotencyKey` (the raw body and
+   * path id: issuance compares their fingerprint with the stored one, in memory): a seen key answers
+   * the stored 202 or 409, with no body 400, no 404 and no rate limit, whichever replica is asked and
+   * however long after. `acceptedRequests` caches the keys issuance has answered for as stored (a 202
+   * or an `idempotency-conflict`), so that a retry this replica knows skips the lookup: a body that
+   * does not even parse is 409 at once, and a valid one goes straight to `RequestTemporaryHardwareKey`,
+   * which compares it with what it stored before its checks.
    */
   @Post()
   @HttpCode(202)
@@ -49,10 +49,14 @@ export class TemporaryHardwareKeysHttpController {
     @Res({ passthrough: true }) reply: FastifyReply,
   ) {
     const { 'Idempotency-Key': idempotencyKey } = parseInput(idempotencyHeaders, { 'Idempotency-Key': headerValue(headers['idempotency-key']) }, 'header');
-    const seen = this.gw.acceptedRequests.has(user.userId, idempotencyKey);
+    const cached = this.gw.acceptedRequests.has(user.userId, idempotencyKey);
+    if (!cached) {
+      const stored = await this.findStored(user.userId, idempotencyKey, keyId, rawBody);
+      if (stored) return accepted(reply, stored);
+    }
     let body: z.infer<typeof formTemporaryHardwareKeyBody>;
     let baseKeyId: string;
-    if (seen) {
+    if (cached) {
       const parsedBody = formTemporaryHardwareKeyBody.safeParse(rawBody);
       const parsedId = uuid.safeParse(keyId);
       if (!parsedBody.success || !parsedId.success) throw idempotencyConflict();
@@ -65,9 +69,9 @@ export class TemporaryHardwareKeysHttpController {
       const limited = this.gw.limiter.take([{ key: `user:${user.userId}`, rule: perUser }, { key: `key:${baseKeyId}`, rule: perKey }]);
       if (!limited.allowed) throw httpError('rate-limited', 'too many calls with a password; retry later', { retryAfterSeconds: limited.retryAfterSeconds });
     }
-    let accepted;
+    let started;
     try {
-      accepted = await this.gw.rpc.call(RequestTemporaryHardwareKeyV1, {
+      started = await this.gw.rpc.call(RequestTemporaryHardwareKeyV1, {
         userId: user.userId,
         baseKeyId,
         idempotencyKey,
@@ -76,7 +80,7 @@ export class TemporaryHardwareKeysHttpController {
         cloudKeyPassword: body.cloudKeyPassword,
         newKeyPassword: body.newKeyPassword,
         currentTokenPassword: body.currentTokenPassword ?? null,
-        algorithm: body.algorithm ?? 'EC-P256',
+        algorithm: body.algorithm ?? defaultKeyAlgorithm,
       }, { timeoutMs: this.gw.config.rpc.formingTimeoutMs });
     } catch (error) {
       // The key is stored under another body: it is seen from now on.
@@ -84,9 +88,36 @@ export class TemporaryHardwareKeysHttpController {
       throw error;
     }
     this.gw.acceptedRequests.remember(user.userId, idempotencyKey);
-    reply.header('location', `/v1/hardware-key-requests/${accepted.requestId}`);
-    return { requestId: accepted.requestId, status: accepted.status, validity: { notAfter: accepted.validity.notAfter, capped: accepted.validity.capped } };
+    return accepted(reply, started);
   }
+
+  /**
+   * Issuance's stored answer for a key this replica has not cached: the reply for the same body,
+   * `idempotency-conflict` (thrown) for another, `null` for a key never used. A timeout is
+   * `service-unavailable` like any downstream one. The body goes only to issuance (core NATS).
+   */
+  private async findStored(userId: string, idempotencyKey: string, keyId: string, rawBody: unknown): Promise<StartReply | null> {
+    let found: RpcResponse<typeof FindHardwareKeyRequestByIdempotencyKeyV1>;
+    try {
+      found = await this.gw.rpc.call(FindHardwareKeyRequestByIdempotencyKeyV1, {
+        userId, idempotencyKey, baseKeyId: keyId, body: rawBody instanceof UnreadableBody ? null : rawBody,
+      });
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'idempotency-conflict') this.gw.acceptedRequests.remember(userId, idempotencyKey);
+      throw error;
+    }
+    if (!found.seen) return null;
+    this.gw.acceptedRequests.remember(userId, idempotencyKey);
+    return found.reply;
+  }
+}
+
+type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
+
+/** api.md's 202: the request, with `Location`. */
+function accepted(reply: FastifyReply, started: StartReply) {
+  reply.header('location', `/v1/hardware-key-requests/${started.requestId}`);
+  return { requestId: started.requestId, status: started.status, validity: { notAfter: started.validity.notAfter, capped: started.validity.capped } };
 }
 
 function idempotencyConflict(): AppError {

@@ -1,5 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { PreviewValidityV1, RequestTemporaryHardwareKeyV1, type RpcRequest } from '@thk/contracts';
+import {
+  defaultKeyAlgorithm, FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, temporaryHardwareKeyRequestBody, uuid,
+  type RpcRequest,
+} from '@thk/contracts';
 import { AppError } from '@thk/core';
 import { startApiGateway, type RunningApiGateway } from '../api-gateway.app.js';
 import { sealedPassword } from '../testing/fixtures.js';
@@ -9,13 +12,36 @@ type FormRequest = RpcRequest<typeof RequestTemporaryHardwareKeyV1>;
 
 const CLOUD_PASSWORD = 'Demo-Cloud-Key-1-secret';
 
-/** Issuance as a test participant: refusals chosen by the cloud key password, idempotency by key + body. */
+const ACCEPTED_VALIDITY = { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false };
+
+/** What the played issuance compares: the start request less its key and the cloud key password. */
+const fingerprintOf = ({ idempotencyKey: _key, cloudKeyPassword: _password, ...rest }: FormRequest) => JSON.stringify(rest);
+
+/**
+ * Issuance as a test participant: refusals chosen by the cloud key password, idempotency by key + body,
+ * and the lookup of a stored key by the HTTP body (judged by the contract's body schema, as issuance does).
+ */
 function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId: string }> {
   const seen = new Map<string, { fingerprint: string; requestId: string }>();
+  h.participants.answer(FindHardwareKeyRequestByIdempotencyKeyV1, (req) => {
+    const before = seen.get(`${req.userId}:${req.idempotencyKey}`);
+    if (!before) return { seen: false as const };
+    const body = temporaryHardwareKeyRequestBody.safeParse(req.body);
+    const baseKeyId = uuid.safeParse(req.baseKeyId);
+    const conflict = new AppError('idempotency-conflict', 'this Idempotency-Key was used with another request');
+    if (!body.success || !baseKeyId.success) throw conflict;
+    const fingerprint = fingerprintOf({
+      userId: req.userId, baseKeyId: baseKeyId.data, idempotencyKey: req.idempotencyKey, validity: body.data.validity, tokenId: body.data.tokenId,
+      cloudKeyPassword: body.data.cloudKeyPassword, newKeyPassword: body.data.newKeyPassword,
+      currentTokenPassword: body.data.currentTokenPassword ?? null, algorithm: body.data.algorithm ?? defaultKeyAlgorithm,
+    });
+    if (fingerprint !== before.fingerprint) throw conflict;
+    return { seen: true as const, reply: { requestId: before.requestId, status: 'requested' as const, validity: ACCEPTED_VALIDITY } };
+  });
   h.participants.answer(RequestTemporaryHardwareKeyV1, (req: FormRequest) => {
-    const { idempotencyKey, cloudKeyPassword, ...rest } = req;
+    const { idempotencyKey, cloudKeyPassword } = req;
     const scoped = `${req.userId}:${idempotencyKey}`;
-    const fingerprint = JSON.stringify(rest);
+    const fingerprint = fingerprintOf(req);
     const before = seen.get(scoped);
     if (before && before.fingerprint !== fingerprint) throw new AppError('idempotency-conflict', 'this Idempotency-Key was used with another request');
     const refusal = /^refuse:(.+)$/.exec(cloudKeyPassword)?.[1];
@@ -25,7 +51,7 @@ function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId:
     }
     const requestId = before?.requestId ?? randomUUID();
     seen.set(scoped, { fingerprint, requestId });
-    return { requestId, status: 'requested' as const, validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false } };
+    return { requestId, status: 'requested' as const, validity: ACCEPTED_VALIDITY };
   });
   return seen;
 }
@@ -136,22 +162,94 @@ describe('api-gateway: forming a temporary hardware key', () => {
         expectProblem(await post({ key: 'not-a-key' }), 404, 'not-found');
       });
 
-      it('learns a key stored by issuance from issuance\'s answer: a replica that never saw it (restarted, another one)', async () => {
-        const idem = randomUUID();
-        const first = await post({ idem });
-        expect(first.statusCode).toBe(202);
-        const replica = await startApiGateway(testConfig(h.nats.url, { auth: { publicKeyPem: h.idp.publicKeyPem } }), { logLevel: 'silent' });
-        try {
-          const call = (payload: unknown) => httpCall(replica.url, { method: 'POST', url: `/v1/keys/${keyId}/temporary-hardware-keys`, headers: { authorization: bearer, 'idempotency-key': idem }, payload });
-          // Same body: issuance answers from its store.
-          const again = await call(body());
+      describe('a gateway that never saw the key (restarted, another replica: empty cache) answers it from issuance\'s store', () => {
+        let fresh: RunningApiGateway | undefined;
+        afterEach(async () => { await fresh?.close(); fresh = undefined; });
+        const freshGateway = async (config: Parameters<typeof testConfig>[1] = {}) => {
+          fresh = await startApiGateway(testConfig(h.nats.url, { auth: { publicKeyPem: h.idp.publicKeyPem }, ...config }), { logLevel: 'silent' });
+          return fresh;
+        };
+        const callOn = (gateway: RunningApiGateway, idem: string, payload: unknown, key: string = keyId) =>
+          httpCall(gateway.url, { method: 'POST', url: `/v1/keys/${key}/temporary-hardware-keys`, headers: { authorization: bearer, 'idempotency-key': idem }, payload });
+
+        it('same body: the same request, from the lookup, without starting anything', async () => {
+          const idem = randomUUID();
+          const first = await post({ idem });
+          expect(first.statusCode).toBe(202);
+          const gateway = await freshGateway();
+          const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+          const again = await callOn(gateway, idem, body());
           expect(again.statusCode).toBe(202);
           expect(again.json()).toEqual(first.json());
-          // From then on the replica knows the key: an invalid body is another body.
-          expectProblem(await call(body({ validity: 'P1Y' })), 409, 'idempotency-conflict');
-        } finally {
-          await replica.close();
-        }
+          expect(again.headers['location']).toBe(first.headers['location']);
+          expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
+          expect(h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1).at(-1)).toEqual({ userId, idempotencyKey: idem, baseKeyId: keyId, body: body() });
+        });
+
+        it.each<[string, { key?: string; payload?: unknown; headers?: Record<string, string> }]>([
+          ['a body that fails validation', { payload: body({ validity: 'P1Y' }) }],
+          ['a valid other body', { payload: body({ validity: 'P1D' }) }],
+          ['a body that is not JSON', { payload: '{"validity":', headers: { 'content-type': 'application/json' } }],
+          ['a key id that is not a UUID', { key: 'not-a-key' }],
+        ])('%s: 409 idempotency-conflict at the first call (not 400/404)', async (_what, change) => {
+          const idem = randomUUID();
+          expect((await post({ idem })).statusCode).toBe(202);
+          const gateway = await freshGateway();
+          const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+          const res = await httpCall(gateway.url, {
+            method: 'POST', url: `/v1/keys/${change.key ?? keyId}/temporary-hardware-keys`,
+            headers: { authorization: bearer, 'idempotency-key': idem, ...(change.headers ?? {}) }, payload: change.payload ?? body(),
+          });
+          expectProblem(res, 409, 'idempotency-conflict');
+          expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
+          // The stored request is still answered for the same body.
+          expect((await callOn(gateway, idem, body())).statusCode).toBe(202);
+        });
+
+        it('a retry from the store is not rate-limited, on a gateway whose limit is spent', async () => {
+          const idem = randomUUID();
+          const first = await post({ idem });
+          expect(first.statusCode).toBe(202);
+          const gateway = await freshGateway({ rateLimit: { perUser: { burst: 1, perMinute: 1 }, perKey: { burst: 1, perMinute: 1 }, perClient: { burst: 1, perMinute: 1 } } });
+          expect((await callOn(gateway, randomUUID(), body())).statusCode).toBe(202);
+          expectProblem(await callOn(gateway, randomUUID(), body()), 429, 'rate-limited');
+          for (let i = 0; i < 3; i++) {
+            const retry = await callOn(gateway, idem, body());
+            expect(retry.statusCode).toBe(202);
+            expect(retry.json()).toEqual(first.json());
+          }
+          // A changed body under the seen key is 409, not 429.
+          expectProblem(await callOn(gateway, idem, body({ validity: 'P1D' })), 409, 'idempotency-conflict');
+        });
+
+        it('a key issuance never stored takes the new-key order: 400, then 404', async () => {
+          const gateway = await freshGateway();
+          expectProblem(await callOn(gateway, randomUUID(), body({ validity: 'P1Y' })), 400, 'validation-failed');
+          expectProblem(await callOn(gateway, randomUUID(), body(), 'not-a-key'), 404, 'not-found');
+        });
+
+        it('the same key of another user is not seen', async () => {
+          const idem = randomUUID();
+          expect((await post({ idem })).statusCode).toBe(202);
+          const gateway = await freshGateway();
+          const other = `Bearer ${await h.idp.token(randomUUID())}`;
+          const res = await httpCall(gateway.url, { method: 'POST', url: `/v1/keys/${keyId}/temporary-hardware-keys`, headers: { authorization: other, 'idempotency-key': idem }, payload: body({ validity: 'P1Y' }) });
+          expectProblem(res, 400, 'validation-failed');
+        });
+
+        it('answers 503 service-unavailable when the lookup times out, and starts nothing', async () => {
+          h.participants.silence(FindHardwareKeyRequestByIdempotencyKeyV1);
+          try {
+            const gateway = await freshGateway({ rpc: { timeoutMs: 300, formingTimeoutMs: 2_000 } });
+            const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+            const res = await callOn(gateway, randomUUID(), body());
+            expectProblem(res, 503, 'service-unavailable');
+            expect(res.headers['retry-after']).toBe('1');
+            expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
+          } finally {
+            playIssuance(h);
+          }
+        });
       });
 
       it.each([

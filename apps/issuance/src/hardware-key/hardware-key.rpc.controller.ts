@@ -1,6 +1,8 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
-import { GetHardwareKeyRequestV1, RequestTemporaryHardwareKeyV1, type RpcRequest, type RpcResponse } from '@thk/contracts';
+import {
+  FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, RequestTemporaryHardwareKeyV1, type RpcRequest, type RpcResponse,
+} from '@thk/contracts';
 import { RequestHardwareKeyService } from './request-hardware-key.service.js';
 
 /** Request/reply from the API gateway (core NATS: the password never touches a stream). */
@@ -16,5 +18,11 @@ export class HardwareKeyRpcController {
   @MessagePattern<string>(GetHardwareKeyRequestV1.subject)
   get(@Payload() req: RpcRequest<typeof GetHardwareKeyRequestV1>): Promise<RpcResponse<typeof GetHardwareKeyRequestV1>> {
     return this.requests.get(req);
+  }
+
+  /** A key already seen, answered from the store before the gateway's own checks (the body is compared in memory only). */
+  @MessagePattern<string>(FindHardwareKeyRequestByIdempotencyKeyV1.subject)
+  findByIdempotencyKey(@Payload() req: RpcRequest<typeof FindHardwareKeyRequestByIdempotencyKeyV1>): Promise<RpcResponse<typeof FindHardwareKeyRequestByIdempotencyKeyV1>> {
+    return this.requests.findByIdempotencyKey(req);
   }
 }

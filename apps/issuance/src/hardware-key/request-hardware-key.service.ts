@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AuthorizeTemporaryKeyV1, GetKeyV1, GetUserTokenV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1,
+  AuthorizeTemporaryKeyV1, defaultKeyAlgorithm, GetKeyV1, GetUserTokenV1, temporaryHardwareKeyRequestBody, uuid,
+  type FindHardwareKeyRequestByIdempotencyKeyV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1,
   type RpcRequest, type RpcResponse, type TokenView,
 } from '@thk/contracts';
 import { AppError, createLogger, type Logger } from '@thk/core';
@@ -113,6 +114,32 @@ export class RequestHardwareKeyService {
     return started.row.reply;
   }
 
+  /**
+   * `FindHardwareKeyRequestByIdempotencyKey`: the stored answer for this user's key when `body` is the
+   * stored request, `idempotency-conflict` when it is another (one that fails the body's schema, or a
+   * key id that is not a UUID, always is), `seen: false` for a key this user never used. The body
+   * (with the cloud key password) is only fingerprinted here, in memory: never logged, never stored.
+   */
+  async findByIdempotencyKey(req: RpcRequest<typeof FindHardwareKeyRequestByIdempotencyKeyV1>): Promise<RpcResponse<typeof FindHardwareKeyRequestByIdempotencyKeyV1>> {
+    const row = await this.sagas.findByIdempotencyKey(req.userId, req.idempotencyKey);
+    if (!row) return { seen: false };
+    const body = temporaryHardwareKeyRequestBody.safeParse(req.body);
+    const baseKeyId = uuid.safeParse(req.baseKeyId);
+    if (!body.success || !baseKeyId.success) throw idempotencyConflict(row);
+    const inputHash = startInputHash({
+      userId: req.userId,
+      baseKeyId: baseKeyId.data,
+      idempotencyKey: req.idempotencyKey,
+      validity: body.data.validity,
+      tokenId: body.data.tokenId,
+      cloudKeyPassword: body.data.cloudKeyPassword,
+      newKeyPassword: body.data.newKeyPassword,
+      currentTokenPassword: body.data.currentTokenPassword ?? null,
+      algorithm: body.data.algorithm ?? defaultKeyAlgorithm,
+    });
+    return { seen: true, reply: replay(row, inputHash) };
+  }
+
   /** `GetHardwareKeyRequest`: another user's request answers `not-found`, exactly as a missing one. */
   async get(req: RpcRequest<typeof GetHardwareKeyRequestV1>): Promise<RpcResponse<typeof GetHardwareKeyRequestV1>> {
     const row = await this.sagas.load(req.requestId);
@@ -127,10 +154,12 @@ function firstReply(state: StartedState): StartReply {
 }
 
 function replay(row: HardwareKeyRequestEntity, inputHash: string): StartReply {
-  if (row.inputHash !== inputHash) {
-    throw new AppError('idempotency-conflict', 'this Idempotency-Key was used for another request; use a new key for a new request', { meta: { requestId: row.requestId } });
-  }
+  if (row.inputHash !== inputHash) throw idempotencyConflict(row);
   return row.reply;
+}
+
+function idempotencyConflict(row: HardwareKeyRequestEntity): AppError {
+  return new AppError('idempotency-conflict', 'this Idempotency-Key was used for another request; use a new key for a new request', { meta: { requestId: row.requestId } });
 }
 
 /** `<agentId>:<serial>` is how accounts names tokens; any other id is passed whole (bounded). */

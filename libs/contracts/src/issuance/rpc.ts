@@ -52,3 +52,49 @@ export const GetHardwareKeyRequestV1 = defineRpc({
   response: hardwareKeyRequestView,
   errors: ['not-found'],
 });
+
+/** The algorithm a forming call without `algorithm` asks for (api.md: optional). */
+export const defaultKeyAlgorithm = 'EC-P256' as const satisfies z.infer<typeof keyAlgorithm>;
+
+const startFields = RequestTemporaryHardwareKeyV1.request.shape;
+
+/**
+ * The body of api.md's `POST /v1/keys/{keyId}/temporary-hardware-keys`, as the client sends it:
+ * `RequestTemporaryHardwareKeyV1`'s fields less the ones the gateway adds (user, key, Idempotency-Key),
+ * `currentTokenPassword` and `algorithm` optional (absent = `null` and `defaultKeyAlgorithm`).
+ * `FindHardwareKeyRequestByIdempotencyKeyV1` judges its `body` by this schema.
+ */
+export const temporaryHardwareKeyRequestBody = z.strictObject({
+  validity: startFields.validity,
+  tokenId: startFields.tokenId,
+  cloudKeyPassword: startFields.cloudKeyPassword,
+  newKeyPassword: startFields.newKeyPassword,
+  currentTokenPassword: compactJwe.optional(),
+  algorithm: keyAlgorithm.optional(),
+});
+export type TemporaryHardwareKeyRequestBody = z.infer<typeof temporaryHardwareKeyRequestBody>;
+
+/**
+ * Has issuance stored a forming request under this user's Idempotency-Key, and is `body` the same
+ * request? Lets any gateway replica answer a key already seen from the store before its own checks
+ * (api.md). `body` is the HTTP body as received (any JSON; the gateway sends `null` for one it could
+ * not read) and `baseKeyId` the path's key id as given (not necessarily a UUID): a body that fails
+ * `temporaryHardwareKeyRequestBody`, or a key id that is not a UUID, is another request than the
+ * stored one. The body carries the cloud key password: it is compared in memory (the fingerprint of
+ * `RequestTemporaryHardwareKeyV1`, which leaves the password out), never logged nor persisted.
+ * Another user's key is `seen: false`, exactly as a key never used.
+ */
+export const FindHardwareKeyRequestByIdempotencyKeyV1 = defineRpc({
+  context: 'issuance', name: 'find-hardware-key-request-by-idempotency-key', version: 1,
+  request: z.strictObject({
+    userId: uuid,
+    idempotencyKey: startFields.idempotencyKey,
+    baseKeyId: z.string().max(200),
+    body: z.unknown(),
+  }),
+  response: z.discriminatedUnion('seen', [
+    z.strictObject({ seen: z.literal(false) }),
+    z.strictObject({ seen: z.literal(true), reply: RequestTemporaryHardwareKeyV1.response }),
+  ]),
+  errors: ['idempotency-conflict'],
+});

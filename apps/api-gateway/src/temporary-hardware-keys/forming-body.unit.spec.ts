@@ -1,0 +1,12 @@
+import { z } from 'zod';
+import { temporaryHardwareKeyRequestBody } from '@thk/contracts';
+import { formTemporaryHardwareKeyBody } from '../http/api-routes.js';
+
+/** Without descriptions: what a schema accepts. */
+const acceptance = (schema: z.ZodType) => JSON.parse(JSON.stringify(z.toJSONSchema(schema), (key, value: unknown) => (key === 'description' ? undefined : value))) as unknown;
+
+describe('the forming body', () => {
+  it('is judged by issuance\'s lookup (contracts) exactly as the route validates it, so a seen key\'s body is never judged twice differently', () => {
+    expect(acceptance(temporaryHardwareKeyRequestBody)).toEqual(acceptance(formTemporaryHardwareKeyBody));
+  });
+});
