@@ -1,6 +1,7 @@
 import { randomUUID, webcrypto } from 'node:crypto';
 import { CertificateIssuedV1, CertificateRejectedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1, type IssueCertificateV1 as IssueData } from '@thk/contracts';
 import { createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, parseCsr, personSubjectToNameDer, signAuthorization, TEST_PERSON } from '@thk/pki';
+import { CertificateRegistry } from '../registry/certificate-registry.js';
 import { CaGatewayHarness } from '../testing/ca-gateway-harness.js';
 import { opensslText, opensslVerify } from '../testing/openssl.js';
 
@@ -215,16 +216,17 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
       await revoker.connect();
       try {
         await revoker.startTransaction();
-        // What RevokeCertificate does: the row FOR UPDATE, then the mark, committed later.
-        await revoker.query('SELECT 1 FROM issued_certificates WHERE serial_number = $1 FOR UPDATE', [base.serialNumber]);
-        await revoker.query(`UPDATE issued_certificates SET revoked_at = now(), revocation_reason = 'keyCompromise', revoked_by = 'test' WHERE serial_number = $1`, [base.serialNumber]);
+        // What RevokeCertificate does (the registry's own calls): the revocation lock, then the mark, committed later.
+        const registry = new CertificateRegistry(h.gateway.dataSource);
+        await registry.lockForRevocation(revoker.manager, base.serialNumber);
+        await registry.markRevoked(revoker.manager, base.serialNumber, new Date(), 'keyCompromise', 'test', null);
         const { data } = await h.request(base);
         await h.send(IssueCertificateV1.subject(), h.issueEnvelope(data));
         // The lookup saw the base unrevoked; the issuing transaction now waits for the revocation's lock.
         for (let waited = 0; ; waited += 50) {
           const [{ n }] = await rows(`SELECT count(*)::int AS n FROM pg_locks l JOIN pg_stat_activity a ON a.pid = l.pid WHERE NOT l.granted AND a.datname = current_database()`);
           if (n > 0) break;
-          if (waited > 10_000) throw new Error('the issuing transaction never waited for the base row');
+          if (waited > 10_000) throw new Error('the issuing transaction never waited for the revocation lock');
           await new Promise((r) => setTimeout(r, 50));
         }
         await revoker.commitTransaction();

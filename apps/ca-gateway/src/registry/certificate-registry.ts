@@ -25,6 +25,9 @@ export interface IssueDecisionRow {
   serialNumber: string | null;
 }
 
+/** The first key of the advisory locks between issuing under a base certificate and revoking it ('thkR'). */
+const REVOCATION_LOCK_CLASS = 0x74686b52;
+
 /** What the registry says of an authorization's base certificate. */
 export interface BaseCertificateRow {
   profile: CertificateProfileName;
@@ -98,21 +101,27 @@ export class CertificateRegistry {
   }
 
   /**
-   * Inside the issuing transaction: takes a share lock on the base certificates' rows (in serial
-   * order, so batches never deadlock each other) and answers those revoked by now. A revocation
-   * holds its row `FOR UPDATE` until it commits, so a revocation committed after the batch's
-   * lookup is seen here (READ COMMITTED re-reads the locked row), and one that starts later waits
-   * for the issue to commit. One statement per batch.
+   * Inside the issuing transaction: takes a shared lock on each base certificate's serial and
+   * answers those revoked by now. A revocation holds the same lock exclusively until it commits, so
+   * a revocation committed after the batch's lookup is seen here, and one that starts later waits
+   * for the issue to commit. Two statements per batch, none per certificate.
    */
   async lockBasesRevoked(manager: EntityManager, serialNumbers: readonly string[]): Promise<Set<string>> {
     if (serialNumbers.length === 0) return new Set();
+    const serials = [...new Set(serialNumbers)].sort();
+    // A shared advisory lock per base serial, held to the end of this transaction; a revocation
+    // takes the same lock exclusively (`lockForRevocation`). Not `FOR SHARE` on the rows: a few
+    // cloud-key rows share-locked by every concurrent batch turn into MultiXacts, written to the
+    // heap on each lock, which cost the group commit ~15 % of its throughput. Sorted: no deadlocks.
+    await manager.query(`SELECT pg_advisory_xact_lock_shared(${REVOCATION_LOCK_CLASS}, hashtext(s)) FROM unnest($1::text[]) AS s ORDER BY s`, [serials]);
+    // A new statement, so a new snapshot: it sees every revocation that committed before the lock was ours.
     const rows: Array<{ serialNumber: string; revoked: boolean }> = await manager.query(
       `SELECT serial_number AS "serialNumber", revoked_at IS NOT NULL AS revoked
-         FROM issued_certificates WHERE serial_number = ANY($1::text[]) ORDER BY serial_number FOR SHARE`,
-      [[...new Set(serialNumbers)]]);
+         FROM issued_certificates WHERE serial_number = ANY($1::text[])`,
+      [serials]);
     const known = new Set(rows.map((r) => r.serialNumber));
     // Rows are never deleted; a serial missing here is treated as revoked (refused), not trusted.
-    return new Set([...rows.filter((r) => r.revoked).map((r) => r.serialNumber), ...serialNumbers.filter((s) => !known.has(s))]);
+    return new Set([...rows.filter((r) => r.revoked).map((r) => r.serialNumber), ...serials.filter((s) => !known.has(s))]);
   }
 
   /** Marks message ids processed for a consumer; answers the ids that were new (the others are duplicates). */
@@ -160,6 +169,9 @@ export class CertificateRegistry {
 
   /** Locks the certificate's row for a revocation; null when unknown. */
   async lockForRevocation(manager: EntityManager, serialNumber: string): Promise<{ revokedAt: Date | null; reason: RevocationReason | null } | null> {
+    // Exclusive against the issuing transactions' shared lock on this serial as a base (`lockBasesRevoked`):
+    // an issue under it either commits before this revocation or sees it.
+    await manager.query(`SELECT pg_advisory_xact_lock(${REVOCATION_LOCK_CLASS}, hashtext($1))`, [serialNumber]);
     const rows: Array<{ revokedAt: Date | null; reason: RevocationReason | null }> = await manager.query(
       `SELECT revoked_at AS "revokedAt", revocation_reason AS reason FROM issued_certificates WHERE serial_number = $1 FOR UPDATE`, [serialNumber]);
     return rows[0] ?? null;
