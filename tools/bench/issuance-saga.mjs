@@ -70,7 +70,7 @@ const issuance = await startIssuance({
   agentStepTimeoutMs: 120_000, caStepTimeoutMs: 30_000, deadlinePollMs: 1_000, minimumValidityMs: 3_600_000,
   timeZone: 'Europe/Kyiv', issuerCacheMs: 600_000, rpcTimeoutMs: 10_000, clock: () => new Date(),
 });
-const nc = await connect({ servers: nats.url });
+const nc = await connect({ servers: nats.url, noAsyncTraces: true });
 const accounts = new FakeAccounts(nc).start();
 const agent = await new FakeAgent(nc, 'bench-agent').start();
 const ca = await new FakeCa(nc).start();
