@@ -8,6 +8,11 @@ import {
 
 const fixturesDir = join(dirname(fileURLToPath(import.meta.url)), '__fixtures__');
 const kebab = (s: string) => s.replace(/(?<!^)(?=[A-Z])/g, '-').toLowerCase();
+const rpcFixturesDir = join(fixturesDir, 'rpc');
+/** `<context>.rpc.<name>.v<N>` → `<name>.v<N>`: the stem of an RPC's two fixtures. */
+const rpcStem = (subject: string) => subject.split('.').slice(2).join('.');
+const loadRpc = (subject: string, part: 'request' | 'response') =>
+  JSON.parse(readFileSync(join(rpcFixturesDir, `${rpcStem(subject)}.${part}.json`), 'utf8')) as Record<string, unknown>;
 const load = (file: string) => JSON.parse(readFileSync(join(fixturesDir, file), 'utf8')) as { type: string; version: number; data: Record<string, unknown> };
 
 describe('contracts', () => {
@@ -33,6 +38,39 @@ describe('contracts', () => {
       expect(contract.schema.safeParse(missing).success).toBe(false);
       expect(contract.schema.safeParse({ ...fixture.data, unexpected: 1 }).success).toBe(false);
       expect(contract.schema.safeParse({ ...fixture.data, [firstKey]: { nested: true } }).success).toBe(false);
+    });
+  });
+
+  describe('RPC fixtures', () => {
+    const rpcs = rpcContracts.map((r) => [r.subject, r] as const);
+
+    it('has a request and a response fixture per RPC, and none without an RPC', () => {
+      const stems = rpcContracts.map((r) => rpcStem(r.subject));
+      expect(new Set(stems).size).toBe(stems.length);
+      const expected = stems.flatMap((s) => [`${s}.request.json`, `${s}.response.json`]).sort();
+      expect(readdirSync(rpcFixturesDir).filter((f) => f.endsWith('.json')).sort()).toEqual(expected);
+    });
+
+    it.each(rpcs)('%s: the request fixture passes the request schema', (subject, rpc) => {
+      expect(rpc.request.safeParse(loadRpc(subject, 'request')).error?.issues ?? []).toEqual([]);
+    });
+
+    it.each(rpcs)('%s: the response fixture passes the response schema', (subject, rpc) => {
+      expect(rpc.response.safeParse(loadRpc(subject, 'response')).error?.issues ?? []).toEqual([]);
+    });
+
+    it.each(rpcs)('%s: a request with an unknown field, or without its first field, is refused', (subject, rpc) => {
+      const request = loadRpc(subject, 'request');
+      expect(rpc.request.safeParse({ ...request, unexpected: 1 }).success).toBe(false);
+      const firstKey = Object.keys(request)[0];
+      if (firstKey === undefined) return; // an empty request ({}): only strictness to check
+      const missing = { ...request };
+      delete missing[firstKey];
+      expect(rpc.request.safeParse(missing).success).toBe(false);
+    });
+
+    it.each(rpcs)('%s: a response with an unknown field is refused', (subject, rpc) => {
+      expect(rpc.response.safeParse({ ...loadRpc(subject, 'response'), unexpected: 1 }).success).toBe(false);
     });
   });
 
