@@ -136,7 +136,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await this.openConsumer(loop);
       loop.done = this.superviseConsumer(loop, jsm);
     }
-    if (this.options.rpc ?? true) this.subscribeRpcHandlers();
+    if (this.options.rpc ?? true) {
+      this.subscribeRpcHandlers();
+      // The server knows the subscriptions once this round trip returns: a service that says it has
+      // started answers its RPCs at once, never "no responders" to a caller that was waiting for it.
+      await this.connection.flush();
+    }
   }
 
   /** Every consumer is consuming (false while one restarts after its loop ended). */

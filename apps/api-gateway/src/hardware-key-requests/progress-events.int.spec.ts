@@ -208,6 +208,7 @@ describe('api-gateway: the progress stream (SSE)', () => {
             if (!r || r.userId !== u) throw new AppError('not-found', 'no such request');
             return r.view;
           });
+          await h.participants.flush();
         }
       });
     });

@@ -172,6 +172,7 @@ describe('api-gateway: keys, tokens and the CA', () => {
       expect(res.headers['retry-after']).toBe('1');
       expect(Date.now() - started).toBeLessThan(3_000);
       h.participants.answer(ListTokensV1, () => ({ items: [] }));
+      await h.participants.flush();
     });
 
     it('answers 503 service-unavailable at once when no service listens', async () => {
@@ -182,6 +183,7 @@ describe('api-gateway: keys, tokens and the CA', () => {
 
     it('answers 500 internal without the downstream message when a service fails unexpectedly', async () => {
       h.participants.answer(GetCaCertificateV1, () => { throw new Error('pg: connection to 10.0.0.5 refused'); });
+      await h.participants.flush(); // the replaced responder is registered before the call
       const res = await get('/v1/ca/certificate');
       expectProblem(res, 500, 'internal');
       expect(res.body).not.toContain('10.0.0.5');
