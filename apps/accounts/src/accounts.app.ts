@@ -66,7 +66,7 @@ export async function startAccounts(config: AccountsConfig, options: { logger?: 
       devUsers: new DevUsers(dataSource, uow, depository, lifecycle, new RpcClient(nats), clock, { enabled: config.devMode, caTimeoutMs: config.caTimeoutMs }, log.child({ component: 'dev-users' })),
     };
 
-    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) });
+    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) }).serve(uow);
     await relay.start();
     const service = await bootstrapService({
       name: 'accounts',

@@ -91,7 +91,7 @@ export async function startCaGateway(config: CaGatewayConfig, options: CaGateway
     };
 
     nats = await connectNats(config.nats);
-    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) });
+    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) }).serve(uow);
     await relay.start();
     const service = await bootstrapService({
       name: 'ca-gateway',

@@ -49,7 +49,8 @@ export async function startIssuance(config: IssuanceConfig, options: { logger?: 
     const rpc = new RpcClient(nats, config.rpcTimeoutMs);
     const settings = { minimumRemainingMs: config.minimumValidityMs, timeZone: config.timeZone };
     const issuer = new IssuerValidity(rpc, clock, config.issuerCacheMs, config.rpcTimeoutMs, log.child({ component: 'issuer' }));
-    const sagas = new HardwareKeyProcessManager(dataSource, new UnitOfWork(dataSource), clock,
+    const uow = new UnitOfWork(dataSource);
+    const sagas = new HardwareKeyProcessManager(dataSource, uow, clock,
       { agentStepMs: config.agentStepTimeoutMs, caStepMs: config.caStepTimeoutMs }, log.child({ component: 'saga' }));
     const services: IssuanceServices = {
       sagas,
@@ -57,7 +58,7 @@ export async function startIssuance(config: IssuanceConfig, options: { logger?: 
       previews: new PreviewValidityService(rpc, issuer, clock, settings, config.rpcTimeoutMs),
     };
 
-    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) });
+    relay = new OutboxRelay({ databaseUrl: config.databaseUrl, publisher: new MessagePublisher(nats), logger: log.child({ component: 'outbox' }) }).serve(uow);
     await relay.start();
     const service = await bootstrapService({
       name: 'issuance',

@@ -75,6 +75,19 @@ class SlowPublisher extends MessagePublisher {
   }
 }
 
+/** A publisher that refuses the first publish of each of the given message ids (a NATS hiccup). */
+class FailingOncePublisher extends MessagePublisher {
+  readonly refused = new Set<string>();
+  constructor(nc: NatsConnection, private readonly ids: ReadonlySet<string>) { super(nc); }
+  override async publish(subject: string, envelope: Envelope): ReturnType<MessagePublisher['publish']> {
+    if (this.ids.has(envelope.id) && !this.refused.has(envelope.id)) {
+      this.refused.add(envelope.id);
+      throw new Error('simulated: no PubAck');
+    }
+    return super.publish(subject, envelope);
+  }
+}
+
 function keyStatusEnvelope(): Envelope<KeyStatusChanged> {
   return createEnvelope(KeyStatusChangedV1, {
     keyId: randomUUID(), userId: randomUUID(), baseKeyId: null, previousStatus: 'pending', status: 'active', reason: null, at: new Date().toISOString(),
@@ -430,6 +443,45 @@ describe('outbox → JetStream → consumer → inbox', () => {
       } finally {
         await relay.stop();
       }
+    });
+
+    it('publishes a committed transaction\'s messages right after its commit when the relay serves the unit of work, and marks them', async () => {
+      const uow = new UnitOfWork(ds);
+      // A poll far beyond the wait below, and no NOTIFY in this mode: only the dispatch can publish in time.
+      const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 60_000 }).serve(uow);
+      relays.push(relay);
+      await relay.start();
+      const envelopes = [keyStatusEnvelope(), keyStatusEnvelope(), keyStatusEnvelope()];
+      await uow.run(async (tx) => { for (const envelope of envelopes) tx.emit({ subject: KeyStatusChangedV1.subject(), envelope }); });
+      await eventually(async () => relay.backlog(), (n) => n === 0, 5_000);
+      expect(relay.published).toBe(3);
+      const jsm = await jetstreamManager(nc);
+      const info = await jsm.streams.info('ACCOUNTS');
+      expect(info.state.messages).toBe(3);
+      const stored = await Promise.all([0, 1, 2].map(async (i) => (await jsm.streams.getMessage('ACCOUNTS', { seq: info.state.first_seq + i }))!.json<Envelope>().id));
+      expect(stored).toEqual(envelopes.map((e) => e.id)); // in the transaction's order
+      const [{ n }] = await ds.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL AND attempts = 1');
+      expect(n).toBe(3);
+    });
+
+    it('leaves a message whose publish after commit failed to a later round, past the grace period, exactly once', async () => {
+      const uow = new UnitOfWork(ds);
+      const unlucky = keyStatusEnvelope();
+      const lucky = keyStatusEnvelope();
+      const failing = new FailingOncePublisher(nc, new Set([unlucky.id]));
+      const relay = new OutboxRelay({ databaseUrl: db.url, publisher: failing, pollIntervalMs: 100, dispatchGraceMs: 700 }).serve(uow);
+      relays.push(relay);
+      await relay.start();
+      const committedAt = Date.now();
+      await uow.run(async (tx) => { for (const envelope of [unlucky, lucky]) tx.emit({ subject: KeyStatusChangedV1.subject(), envelope }); });
+      await eventually(async () => relay.published, (n) => n === 1, 5_000);
+      expect(failing.refused.has(unlucky.id)).toBe(true);
+      await eventually(async () => relay.backlog(), (n) => n === 0, 10_000);
+      // Not claimed by a round before its grace period ran out (it might still have been in flight).
+      expect(Date.now() - committedAt).toBeGreaterThanOrEqual(650);
+      expect(relay.published).toBe(2);
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info('ACCOUNTS')).state.messages).toBe(2);
     });
 
     it('does not publish what a rolled-back transaction emitted', async () => {

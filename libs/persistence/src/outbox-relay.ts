@@ -1,8 +1,8 @@
 import pg from 'pg';
 import type { Envelope } from '@thk/contracts';
 import { createLogger, type Logger } from '@thk/core';
-import type { MessagePublisher } from '@thk/messaging';
-import { OUTBOX_CHANNEL } from './unit-of-work.js';
+import type { MessagePublisher, OutgoingMessage } from '@thk/messaging';
+import { OUTBOX_CHANNEL, type OutboxDispatcher, type UnitOfWork } from './unit-of-work.js';
 
 export interface OutboxRelayOptions {
   databaseUrl: string;
@@ -15,6 +15,11 @@ export interface OutboxRelayOptions {
   retainPublishedMs?: number;
   /** Inbox rows older than this are deleted; keep it longer than the streams' max age. */
   retainInboxMs?: number;
+  /**
+   * With `serve(uow)`: how old an unpublished row must be before a round claims it. Younger rows are
+   * being published by the transaction's own process right after its commit (`dispatch`).
+   */
+  dispatchGraceMs?: number;
   logger?: Logger;
   ssl?: pg.ClientConfig['ssl'];
 }
@@ -27,8 +32,10 @@ interface OutboxRow { seq: string; message_id: string; subject: string; envelope
  * publishing a row twice; a crash between publish and mark re-publishes, and JetStream's
  * de-duplication absorbs it.
  */
-export class OutboxRelay {
+export class OutboxRelay implements OutboxDispatcher {
   private pool: pg.Pool;
+  private graceMs = 0;
+  private readonly dispatching = new Set<Promise<void>>();
   private listener: pg.Client | undefined;
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -74,6 +81,39 @@ export class OutboxRelay {
     this.listener = client;
   }
 
+  /**
+   * Publishes the messages of `uow`'s transactions right after each commit (`dispatch`), and claims
+   * in its rounds only rows older than the grace period: those a dispatch did not publish (it failed,
+   * or the process stopped in between). Call before `start`.
+   */
+  serve(uow: UnitOfWork): this {
+    this.graceMs = this.options.dispatchGraceMs ?? 2_000;
+    uow.dispatchTo(this);
+    return this;
+  }
+
+  /** Publishes a committed transaction's messages now and marks them; a failure leaves them to a later round. */
+  dispatch(messages: readonly OutgoingMessage[]): void {
+    if (this.stopped || messages.length === 0) return;
+    const done = this.publishNow(messages).catch((error: unknown) => {
+      this.log.warn({ err: error }, 'publishing right after commit failed; the relay publishes the rows later');
+    });
+    this.dispatching.add(done);
+    void done.finally(() => this.dispatching.delete(done));
+  }
+
+  private async publishNow(messages: readonly OutgoingMessage[]): Promise<void> {
+    // Fired together, in order; each awaits its PubAck (as in a round).
+    const results = await Promise.allSettled(messages.map((m) => this.options.publisher.publish(m.subject, m.envelope)));
+    const ok = messages.filter((_, i) => results[i]!.status === 'fulfilled').map((m) => m.envelope.id);
+    if (ok.length) {
+      await this.pool.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE message_id = ANY($1::uuid[]) AND published_at IS NULL', [ok]);
+      this.published += ok.length;
+    }
+    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
+    if (failed) this.log.warn({ failed: messages.length - ok.length, first: String((failed.reason as Error)?.message ?? failed.reason).slice(0, 500) }, 'some messages could not be published after commit; the relay retries them');
+  }
+
   /** Asks for a drain; coalesces bursts of notifications into one running loop. */
   kick(): void {
     if (this.stopped) return;
@@ -109,8 +149,9 @@ export class OutboxRelay {
       await client.query('BEGIN');
       const { rows } = await client.query<OutboxRow>(
         `SELECT seq, message_id, subject, envelope FROM outbox
-          WHERE published_at IS NULL ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
-        [this.options.batchSize ?? 100],
+          WHERE published_at IS NULL AND created_at <= now() - ($2::bigint * interval '1 millisecond')
+          ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
+        [this.options.batchSize ?? 100, this.graceMs],
       );
       if (rows.length === 0) { await client.query('COMMIT'); return 0; }
       // Fired together, in order; each awaits its PubAck.
@@ -159,6 +200,7 @@ export class OutboxRelay {
   async stop(): Promise<void> {
     this.stopped = true;
     if (this.timer) clearTimeout(this.timer);
+    await Promise.all([...this.dispatching]);
     await this.draining.catch(() => undefined);
     await this.listener?.end().catch(() => undefined);
     await this.pool.end().catch(() => undefined);
