@@ -265,8 +265,14 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await m.ackAck().catch(() => m.ack());
     } catch (raw) {
       // An unknown error's message may carry a secret: it goes neither to the log nor to the dead letter.
-      const error = raw instanceof AppError ? raw : new AppError('internal', `unexpected ${describeErrorSafely(raw)['type'] as string}`, { retryable: true });
-      if (!(raw instanceof AppError)) this.log.error({ error: describeErrorSafely(raw), subject: m.subject, id: envelope.id }, 'event handler failed with an unexpected error');
+      let error: AppError;
+      if (raw instanceof AppError) {
+        error = raw;
+      } else {
+        const described = describeErrorSafely(raw);
+        this.log.error({ error: described, subject: m.subject, id: envelope.id }, 'event handler failed with an unexpected error');
+        error = new AppError('internal', `unexpected ${described['type'] as string}`, { retryable: true });
+      }
       if (!error.retryable || m.info.deliveryCount >= maxDeliver) {
         const reason = error.retryable ? `gave up after ${m.info.deliveryCount} deliveries: ${error.message}` : error.message;
         await this.deadLetter(m, spec, new AppError(error.code, reason));

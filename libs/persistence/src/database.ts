@@ -56,15 +56,18 @@ const MIGRATIONS_LOCK = 7_264_000_002;
 
 type SslConfig = DatabaseConfig['ssl'];
 
-/** Runs `work` while holding a session-level advisory lock on the database of `url` (released on any exit, or when the connection dies). */
-async function withAdvisoryLock<T>(url: string, key: number, applicationName: string, ssl: SslConfig, work: () => Promise<T>): Promise<T> {
+/**
+ * Runs `work` while holding a session-level advisory lock on the database of `url` (released on any
+ * exit, or when the connection dies). `work` gets the lock's connection for queries of its own.
+ */
+async function withAdvisoryLock<T>(url: string, key: number, applicationName: string, ssl: SslConfig, work: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, application_name: applicationName, ...(ssl ? { ssl } : {}) });
   client.on('error', () => undefined); // a dropped lock connection surfaces through the queries below
   await client.connect();
   try {
     await client.query('SELECT pg_advisory_lock($1)', [key]);
     try {
-      return await work();
+      return await work(client);
     } finally {
       await client.query('SELECT pg_advisory_unlock($1)', [key]).catch(() => undefined);
     }
@@ -85,18 +88,12 @@ export async function ensureDatabase(url: string, ssl?: SslConfig): Promise<void
   if (!/^[A-Za-z0-9_-]+$/.test(name)) throw new Error(`refusing to create database with unusual name "${name}"`);
   const admin = new URL(url);
   admin.pathname = '/postgres';
-  await withAdvisoryLock(admin.toString(), CREATE_DATABASE_LOCK, 'ensure-database', ssl, async () => {
-    const client = new pg.Client({ connectionString: admin.toString(), ...(ssl ? { ssl } : {}) });
-    await client.connect();
-    try {
-      const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-      if (exists.rowCount === 0) {
-        await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
-          if (error.code !== '42P04' && error.code !== '23505') throw error; // created concurrently
-        });
-      }
-    } finally {
-      await client.end();
+  await withAdvisoryLock(admin.toString(), CREATE_DATABASE_LOCK, 'ensure-database', ssl, async (client) => {
+    const exists = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+    if (exists.rowCount === 0) {
+      await client.query(`CREATE DATABASE "${name}"`).catch((error: { code?: string }) => {
+        if (error.code !== '42P04' && error.code !== '23505') throw error; // created concurrently
+      });
     }
   });
 }

@@ -54,7 +54,8 @@ export class OutboxRelay implements OutboxDispatcher {
   }
 
   async start(): Promise<void> {
-    await this.listen();
+    // Serving a unit of work, nothing NOTIFYs (its commits are dispatched): the poll is the only wake-up needed.
+    if (!this.graceMs) await this.listen();
     const poll = () => {
       if (this.stopped) return;
       this.kick();
@@ -103,15 +104,25 @@ export class OutboxRelay implements OutboxDispatcher {
   }
 
   private async publishNow(messages: readonly OutgoingMessage[]): Promise<void> {
-    // Fired together, in order; each awaits its PubAck (as in a round).
-    const results = await Promise.allSettled(messages.map((m) => this.options.publisher.publish(m.subject, m.envelope)));
-    const ok = messages.filter((_, i) => results[i]!.status === 'fulfilled').map((m) => m.envelope.id);
+    const { ok, failed } = await this.publishAll(messages);
     if (ok.length) {
-      await this.pool.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE message_id = ANY($1::uuid[]) AND published_at IS NULL', [ok]);
+      const ids = ok.map((i) => messages[i]!.envelope.id);
+      await this.pool.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE message_id = ANY($1::uuid[]) AND published_at IS NULL', [ids]);
       this.published += ok.length;
     }
-    const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-    if (failed) this.log.warn({ failed: messages.length - ok.length, first: String((failed.reason as Error)?.message ?? failed.reason).slice(0, 500) }, 'some messages could not be published after commit; the relay retries them');
+    if (failed.length) this.log.warn({ failed: failed.length, first: failed[0]!.error }, 'some messages could not be published after commit; the relay retries them');
+  }
+
+  /** Publishes in order, fired together (each awaits its PubAck); answers which indexes went out and which failed, with why. */
+  private async publishAll(messages: ReadonlyArray<{ subject: string; envelope: Envelope }>): Promise<{ ok: number[]; failed: Array<{ index: number; error: string }> }> {
+    const results = await Promise.allSettled(messages.map((m) => this.options.publisher.publish(m.subject, m.envelope)));
+    const ok: number[] = [];
+    const failed: Array<{ index: number; error: string }> = [];
+    results.forEach((res, index) => {
+      if (res.status === 'fulfilled') ok.push(index);
+      else failed.push({ index, error: String((res.reason as Error)?.message ?? res.reason).slice(0, 500) });
+    });
+    return { ok, failed };
   }
 
   /** Asks for a drain; coalesces bursts of notifications into one running loop. */
@@ -148,22 +159,17 @@ export class OutboxRelay implements OutboxDispatcher {
     try {
       await client.query('BEGIN');
       const { rows } = await client.query<OutboxRow>(
+        // Rows younger than the grace period are being dispatched by their own process (`serve`); with
+        // no grace (0) every committed row qualifies: `created_at` is its transaction's start, before now.
         `SELECT seq, message_id, subject, envelope FROM outbox
-          WHERE published_at IS NULL AND created_at <= now() - ($2::bigint * interval '1 millisecond')
+          WHERE published_at IS NULL AND created_at <= clock_timestamp() - ($2::bigint * interval '1 millisecond')
           ORDER BY seq LIMIT $1 FOR UPDATE SKIP LOCKED`,
         [this.options.batchSize ?? 100, this.graceMs],
       );
       if (rows.length === 0) { await client.query('COMMIT'); return 0; }
-      // Fired together, in order; each awaits its PubAck.
-      const results = await Promise.allSettled(rows.map((r) => this.options.publisher.publish(r.subject, r.envelope)));
-      const ok: string[] = [];
-      const failed: Array<{ seq: string; error: string }> = [];
-      results.forEach((res, i) => {
-        if (res.status === 'fulfilled') ok.push(rows[i]!.seq);
-        else failed.push({ seq: rows[i]!.seq, error: String((res.reason as Error)?.message ?? res.reason).slice(0, 500) });
-      });
-      if (ok.length) await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1::bigint[])', [ok]);
-      for (const f of failed) await client.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1', [f.seq, f.error]);
+      const { ok, failed } = await this.publishAll(rows);
+      if (ok.length) await client.query('UPDATE outbox SET published_at = now(), attempts = attempts + 1 WHERE seq = ANY($1::bigint[])', [ok.map((i) => rows[i]!.seq)]);
+      for (const f of failed) await client.query('UPDATE outbox SET attempts = attempts + 1, last_error = $2 WHERE seq = $1', [rows[f.index]!.seq, f.error]);
       await client.query('COMMIT');
       this.published += ok.length;
       if (failed.length) {

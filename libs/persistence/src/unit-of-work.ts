@@ -3,6 +3,10 @@ import type { OutgoingMessage } from '@thk/messaging';
 
 export const OUTBOX_CHANNEL = 'thk_outbox';
 
+const INSERT_OUTBOX = `INSERT INTO outbox (message_id, subject, envelope)
+  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
+  ON CONFLICT (message_id) DO NOTHING`;
+
 export interface Transaction {
   manager: EntityManager;
   /** Queues a message to be published after (and only if) this transaction commits. */
@@ -18,11 +22,6 @@ export interface InboxKey {
 export type UnitOfWorkResult<T> = { applied: true; value: T } | { applied: false; reason: 'duplicate' };
 
 /**
- * Writes a state change, the inbox mark of the message that caused it, and the messages it emits
- * in one transaction. A message already in the inbox is not applied again: the result says so and
- * the caller simply acknowledges it.
- */
-/**
  * Publishes a committed transaction's messages at once (the outbox relay, `OutboxRelay.dispatch`).
  * Best effort: what it does not publish stays in the outbox for the relay's next round.
  */
@@ -30,6 +29,11 @@ export interface OutboxDispatcher {
   dispatch(messages: readonly OutgoingMessage[]): void;
 }
 
+/**
+ * Writes a state change, the inbox mark of the message that caused it, and the messages it emits
+ * in one transaction. A message already in the inbox is not applied again: the result says so and
+ * the caller simply acknowledges it.
+ */
 export class UnitOfWork {
   private dispatcher: OutboxDispatcher | undefined;
 
@@ -61,26 +65,12 @@ export class UnitOfWork {
         const ids = outgoing.map((m) => m.envelope.id);
         const subjects = outgoing.map((m) => m.subject);
         const envelopes = outgoing.map((m) => JSON.stringify(m.envelope));
-        if (dispatcher) {
-          await manager.query(
-            `INSERT INTO outbox (message_id, subject, envelope)
-             SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
-             ON CONFLICT (message_id) DO NOTHING`,
-            [ids, subjects, envelopes],
-          );
-        } else {
-          // One round trip: the rows, and the notification that relays LISTEN for, delivered when (and
-          // only if) the transaction commits. A data-modifying CTE runs whether or not it is read.
-          await manager.query(
-            `WITH queued AS (
-               INSERT INTO outbox (message_id, subject, envelope)
-               SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
-               ON CONFLICT (message_id) DO NOTHING
-             )
-             SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
-            [ids, subjects, envelopes],
-          );
-        }
+        // Without a dispatcher, the NOTIFY that relays LISTEN for goes in the same round trip (delivered
+        // when, and only if, the transaction commits; a data-modifying CTE runs whether or not it is read).
+        await manager.query(
+          dispatcher ? INSERT_OUTBOX : `WITH queued AS (${INSERT_OUTBOX}) SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
+          [ids, subjects, envelopes],
+        );
       }
       return { applied: true, value } as const;
     });

@@ -1,4 +1,4 @@
-import { AppError, createLogger, type Logger } from '@thk/core';
+import { AppError, createLogger, describeErrorSafely, type Logger } from '@thk/core';
 import type { InboxKey, Transaction, UnitOfWork } from '@thk/persistence';
 import { metricsRegistry } from '@thk/service-kit';
 import { Counter } from 'prom-client';
@@ -179,11 +179,12 @@ export class HardwareKeyProcessManager {
         return { failures, retryAt: retryAt.toISOString() };
       });
       deadlineFailures.inc();
-      this.log.error({ err: error, requestId, ...postponed }, postponed
+      // Described, not dumped: a driver's message can quote the values of the failed statement.
+      this.log.error({ error: describeErrorSafely(error), requestId, ...postponed }, postponed
         ? 'could not apply a due deadline; retried after a back-off'
         : 'could not apply a due deadline; it was handled or postponed meanwhile');
     } catch (postponeError) {
-      this.log.error({ err: error, postponeErr: postponeError, requestId }, 'could not apply a due deadline, nor postpone it; the next round retries');
+      this.log.error({ error: describeErrorSafely(error), postponeError: describeErrorSafely(postponeError), requestId }, 'could not apply a due deadline, nor postpone it; the next round retries');
     }
   }
 
