@@ -1,6 +1,8 @@
 import { Controller, Get, Inject, Res } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
 import { GetCaCertificateV1, GetCrlV1 } from '@thk/contracts';
+import { AppError } from '@thk/core';
+import { pemToDers } from '@thk/pki';
 import { GATEWAY, type GatewayContext } from '../gateway.context.js';
 
 /** The built-in CA's certificate and CRL (any authenticated user may fetch them). */
@@ -17,16 +19,16 @@ export class CaHttpController {
 
   @Get('crl')
   async crl(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
-    const { der } = await this.gw.rpc.call(GetCrlV1, {});
+    const der = await currentCrl(this.gw);
     reply.header('content-type', 'application/pkix-crl');
-    return Buffer.from(der, 'base64');
+    return der;
   }
 }
 
-/** The DER bytes of the first PEM block. */
-function pemToDer(pem: string): Buffer {
-  const body = /-----BEGIN [^-]+-----([\s\S]*?)-----END [^-]+-----/.exec(pem)?.[1] ?? '';
-  return Buffer.from(body.replace(/\s+/g, ''), 'base64');
+/** The CA gateway's current CRL, DER. */
+async function currentCrl(gw: GatewayContext): Promise<Buffer> {
+  const { der } = await gw.rpc.call(GetCrlV1, {});
+  return Buffer.from(der, 'base64');
 }
 
 /**
@@ -40,15 +42,17 @@ export class PkiHttpController {
 
   @Get('crl')
   async crl(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
-    const { der } = await this.gw.rpc.call(GetCrlV1, {});
+    const der = await currentCrl(this.gw);
     reply.header('content-type', 'application/pkix-crl').header('cache-control', 'public, max-age=60');
-    return Buffer.from(der, 'base64');
+    return der;
   }
 
   @Get('ca.crt')
   async certificate(@Res({ passthrough: true }) reply: FastifyReply): Promise<Buffer> {
     const { pem } = await this.gw.rpc.call(GetCaCertificateV1, {});
     reply.header('content-type', 'application/pkix-cert').header('cache-control', 'public, max-age=300');
-    return pemToDer(pem);
+    const [der] = pemToDers(pem);
+    if (!der) throw new AppError('internal', 'the CA gateway answered no certificate');
+    return Buffer.from(der);
   }
 }

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import {
-  CreateDevUserV1, compactJwe, hardwareKeyFailureCode, hardwareKeyRequestStatus, hardwareKeyRequestView, isoDateTime,
-  keyAccount, keyAlgorithm, PreviewValidityV1, tokenView, uuid, validityOption,
+  CreateDevUserV1, hardwareKeyFailureCode, hardwareKeyRequestStatus, hardwareKeyRequestView, isoDateTime,
+  keyAccount, PreviewValidityV1, temporaryHardwareKeyRequestBody, tokenView, uuid, validityOption,
 } from '@thk/contracts';
 import type { ProblemCode } from './problem.js';
 
@@ -45,14 +45,8 @@ export const validityPreview = PreviewValidityV1.response;
 
 export const idempotencyKeyHeader = z.string().min(1).max(200);
 
-export const formTemporaryHardwareKeyBody = z.strictObject({
-  validity: validityOption,
-  tokenId: z.string().min(1).max(200),
-  cloudKeyPassword: z.string().min(1).max(256),
-  newKeyPassword: compactJwe.describe('compact JWE to Token.agentKey: ECDH-ES, A256GCM'),
-  currentTokenPassword: compactJwe.optional().describe('compact JWE; required when the token\'s userPinInitialized'),
-  algorithm: keyAlgorithm.optional().describe('default EC-P256'),
-});
+/** The forming body is the contract's: the gateway validates it exactly as issuance judges a seen key's body. */
+export const formTemporaryHardwareKeyBody = temporaryHardwareKeyRequestBody;
 
 export const formAccepted = z.strictObject({
   requestId: uuid,

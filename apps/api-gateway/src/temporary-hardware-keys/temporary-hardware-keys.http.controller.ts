@@ -2,7 +2,7 @@ import { Body, Controller, Get, Headers, HttpCode, Inject, Param, Post, Query, R
 import type { FastifyReply } from 'fastify';
 import { z } from 'zod';
 import {
-  defaultKeyAlgorithm, FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, uuid, type RpcResponse,
+  FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, temporaryHardwareKeyStart, uuid, type RpcResponse,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
 import type { AuthenticatedUser } from '../auth/authenticator.js';
@@ -71,17 +71,7 @@ export class TemporaryHardwareKeysHttpController {
     }
     let started;
     try {
-      started = await this.gw.rpc.call(RequestTemporaryHardwareKeyV1, {
-        userId: user.userId,
-        baseKeyId,
-        idempotencyKey,
-        validity: body.validity,
-        tokenId: body.tokenId,
-        cloudKeyPassword: body.cloudKeyPassword,
-        newKeyPassword: body.newKeyPassword,
-        currentTokenPassword: body.currentTokenPassword ?? null,
-        algorithm: body.algorithm ?? defaultKeyAlgorithm,
-      }, { timeoutMs: this.gw.config.rpc.formingTimeoutMs });
+      started = await this.gw.rpc.call(RequestTemporaryHardwareKeyV1, temporaryHardwareKeyStart({ userId: user.userId, baseKeyId, idempotencyKey }, body), { timeoutMs: this.gw.config.rpc.formingTimeoutMs });
     } catch (error) {
       // The key is stored under another body: it is seen from now on.
       if (error instanceof AppError && error.code === 'idempotency-conflict') this.gw.acceptedRequests.remember(user.userId, idempotencyKey);

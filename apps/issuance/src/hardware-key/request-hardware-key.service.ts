@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  AuthorizeTemporaryKeyV1, defaultKeyAlgorithm, GetKeyV1, GetUserTokenV1, temporaryHardwareKeyRequestBody, uuid,
+  AuthorizeTemporaryKeyV1, GetKeyV1, GetUserTokenV1, temporaryHardwareKeyRequestBody, temporaryHardwareKeyStart, uuid,
   type FindHardwareKeyRequestByIdempotencyKeyV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1,
   type RpcRequest, type RpcResponse, type TokenView,
 } from '@thk/contracts';
@@ -126,17 +126,7 @@ export class RequestHardwareKeyService {
     const body = temporaryHardwareKeyRequestBody.safeParse(req.body);
     const baseKeyId = uuid.safeParse(req.baseKeyId);
     if (!body.success || !baseKeyId.success) throw idempotencyConflict(row);
-    const inputHash = startInputHash({
-      userId: req.userId,
-      baseKeyId: baseKeyId.data,
-      idempotencyKey: req.idempotencyKey,
-      validity: body.data.validity,
-      tokenId: body.data.tokenId,
-      cloudKeyPassword: body.data.cloudKeyPassword,
-      newKeyPassword: body.data.newKeyPassword,
-      currentTokenPassword: body.data.currentTokenPassword ?? null,
-      algorithm: body.data.algorithm ?? defaultKeyAlgorithm,
-    });
+    const inputHash = startInputHash(temporaryHardwareKeyStart({ userId: req.userId, baseKeyId: baseKeyId.data, idempotencyKey: req.idempotencyKey }, body.data));
     return { seen: true, reply: replay(row, inputHash) };
   }
 

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { defineRpc } from '../common/define.js';
+import { defineRpc, type RpcRequest } from '../common/define.js';
 import { cappedBy, compactJwe, isoDateTime, keyAlgorithm, uuid, validityOption } from '../common/primitives.js';
 import { hardwareKeyFailureCode, hardwareKeyRequestStatus } from './failure-codes.js';
 
@@ -68,11 +68,27 @@ export const temporaryHardwareKeyRequestBody = z.strictObject({
   validity: startFields.validity,
   tokenId: startFields.tokenId,
   cloudKeyPassword: startFields.cloudKeyPassword,
-  newKeyPassword: startFields.newKeyPassword,
-  currentTokenPassword: compactJwe.optional(),
-  algorithm: keyAlgorithm.optional(),
+  newKeyPassword: startFields.newKeyPassword.describe('compact JWE to Token.agentKey: ECDH-ES, A256GCM'),
+  currentTokenPassword: compactJwe.optional().describe('compact JWE; required when the token\'s userPinInitialized'),
+  algorithm: keyAlgorithm.optional().describe(`default ${defaultKeyAlgorithm}`),
 });
 export type TemporaryHardwareKeyRequestBody = z.infer<typeof temporaryHardwareKeyRequestBody>;
+
+/** The start call for a forming body: what the gateway sends, and what a seen key's body is fingerprinted as. */
+export function temporaryHardwareKeyStart(
+  ids: { userId: string; baseKeyId: string; idempotencyKey: string },
+  body: TemporaryHardwareKeyRequestBody,
+): RpcRequest<typeof RequestTemporaryHardwareKeyV1> {
+  return {
+    ...ids,
+    validity: body.validity,
+    tokenId: body.tokenId,
+    cloudKeyPassword: body.cloudKeyPassword,
+    newKeyPassword: body.newKeyPassword,
+    currentTokenPassword: body.currentTokenPassword ?? null,
+    algorithm: body.algorithm ?? defaultKeyAlgorithm,
+  };
+}
 
 /**
  * Has issuance stored a forming request under this user's Idempotency-Key, and is `body` the same
