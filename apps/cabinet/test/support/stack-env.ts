@@ -24,7 +24,7 @@ export interface StackHandle {
 interface StackModule {
   startStack(options: {
     stackDir: string; natsUrl: string; databases: Record<'accounts' | 'issuance' | 'ca', string>;
-    ports: { gateway: number }; quiet: boolean; log: (line: string) => void; gatewayEnv?: Record<string, string>;
+    ports: { gateway: number }; quiet: boolean; skipSetup?: boolean; log: (line: string) => void; gatewayEnv?: Record<string, string>;
   }): Promise<StackHandle>;
   DEMO_USER: { fullName: string; rnokpp: string; cloudKeyPassword: string };
 }
@@ -67,6 +67,9 @@ export async function startCabinetStack(): Promise<StackStart> {
       databases: { accounts: dbs.accounts.url, issuance: dbs.issuance.url, ca: dbs.ca.url },
       ports: { gateway },
       quiet: true,
+      // The services are built by the test target's dependsOn (as for tests/e2e). Building here would
+      // rewrite their dist/ while another suite's stack (tests/e2e, run in parallel) is starting from it.
+      skipSetup: true,
       log: (line) => log.push(plain(line)),
       // The tests send more password calls in a minute than the default limits allow one person.
       gatewayEnv: { RATE_LIMIT_PASSWORD_PER_KEY: '40/40', RATE_LIMIT_PASSWORD_PER_USER: '40/40' },
