@@ -8,7 +8,7 @@
 // object), the CA's checks and certificate signature, and one durable write (a committed transaction)
 // per state change of the saga.
 //
-//   node tools/bench/formation.mjs [--agents 4] [--sequential 12] [--per-agent 6] [--rescan slot-list|reinitialize]
+//   node tools/bench/formation.mjs [--agents 4] [--sequential 100] [--per-agent 6] [--rescan slot-list|reinitialize]
 //
 // Needs what `npm start` needs (it builds the services); uses a private nats-server, fresh databases on
 // the local PostgreSQL (dropped at the end) and a stack directory on /dev/shm.
@@ -24,7 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
-const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '12' }, 'per-agent': { type: 'string', default: '6' }, rescan: { type: 'string', default: 'slot-list' } } });
+const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '100' }, 'per-agent': { type: 'string', default: '6' }, rescan: { type: 'string', default: 'slot-list' } } });
 const AGENTS = Number(args.agents);
 const SEQUENTIAL = Number(args.sequential);
 const PER_AGENT = Number(args['per-agent']);
@@ -76,7 +76,8 @@ function softhsmToken(dir, label, soPin) {
 }
 
 // ───────────────────────────── the system, through HTTP ─────────────────────────────
-async function benchSystem(shm) {
+/** Starts the stack with AGENTS agents; `form(i)` forms one key on token i through HTTP, timed from the POST to `completed`. */
+async function setupSystem(shm) {
   const nats = await startTestNats();
   const dbs = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`bench_${n}`)));
   const stack = await startStack({
@@ -138,18 +139,17 @@ async function benchSystem(shm) {
       pins.set(tok.tokenId, newPin);
       return ms;
     };
-    await form(tokens[0]); // warm-up: first PIN set, JIT, connections
-    for (const t of tokens.slice(1)) await form(t);
-    const sequential = [];
-    recordMarks = true;
-    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await form(tokens[0]));
-    recordMarks = false;
-    const saturated = [];
-    const t0 = performance.now();
-    await Promise.all(tokens.map(async (tok) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await form(tok)); }));
-    const wall = (performance.now() - t0) / 1000;
-    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length, steps: stepMedians(stepMarks) };
-  } finally {
+    for (const t of tokens) await form(t); // warm-up: first PIN set, JIT, connections
+    return {
+      name: 'system', slots: tokens.length, stepMarks,
+      form: async (i, record) => { recordMarks = record; try { return await form(tokens[i]); } finally { recordMarks = false; } },
+      close,
+    };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+  async function close() {
     for (const c of extra) c.kill('SIGTERM');
     await stack.stop();
     await nats.stop();
@@ -158,7 +158,8 @@ async function benchSystem(shm) {
 }
 
 // ───────────────────────────── the baseline, in one process ─────────────────────────────
-async function benchBaseline(shm) {
+/** The same irreducible work in this process; `form(i)` forms one key on token i. */
+async function setupBaseline(shm) {
   const db = await createTestDatabase('bench_baseline');
   const client = new pg.Pool({ connectionString: db.url, max: AGENTS + 2 });
   await client.query('CREATE TABLE saga (id uuid PRIMARY KEY, state text NOT NULL, version int NOT NULL, updated_at timestamptz NOT NULL DEFAULT now())');
@@ -242,22 +243,42 @@ async function benchBaseline(shm) {
   };
   let recordMarks = false;
   const stepMarks = [];
+  const close = async () => { module.close(); await client.end(); await db.drop(); };
   try {
-    await formOnce(slots[0]);
-    const sequential = [];
-    recordMarks = true;
-    for (let i = 0; i < SEQUENTIAL; i++) sequential.push(await formOnce(slots[0]));
-    recordMarks = false;
-    const saturated = [];
-    const t0 = performance.now();
-    await Promise.all(slots.map(async (slot) => { for (let i = 0; i < PER_AGENT; i++) saturated.push(await formOnce(slot)); }));
-    const wall = (performance.now() - t0) / 1000;
-    return { sequential: stats(sequential), saturated: stats(saturated), throughput: saturated.length / wall, count: saturated.length, steps: stepMedians(stepMarks) };
-  } finally {
-    module.close();
-    await client.end();
-    await db.drop();
+    for (const slot of slots) await formOnce(slot); // warm-up
+  } catch (error) {
+    await close();
+    throw error;
   }
+  return {
+    name: 'baseline', slots: slots.length, stepMarks,
+    form: async (i, record) => { recordMarks = record; try { return await formOnce(slots[i]); } finally { recordMarks = false; } },
+    close,
+  };
+}
+
+/**
+ * Concurrency 1, both sides in turns (one formation of each, the order alternating), so that both
+ * meet the same machine: on a shared VM a memory-hard KDF alone varies by ±20 % from minute to
+ * minute, more than the overhead being measured, and running one side after the other compared two
+ * different minutes.
+ */
+async function sequentialInTurns(sides, count) {
+  const times = sides.map(() => []);
+  for (let i = 0; i < count; i++) {
+    const order = i % 2 === 0 ? sides.map((_, j) => j) : sides.map((_, j) => sides.length - 1 - j);
+    for (const j of order) times[j].push(await sides[j].form(0, true));
+  }
+  return times;
+}
+
+/** Saturation: every token busy, PER_AGENT formations each; keys per second over the wall time. */
+async function saturate(side) {
+  const times = [];
+  const t0 = performance.now();
+  await Promise.all(Array.from({ length: side.slots }, async (_, i) => { for (let k = 0; k < PER_AGENT; k++) times.push(await side.form(i, false)); }));
+  const wall = (performance.now() - t0) / 1000;
+  return { saturated: stats(times), throughput: times.length / wall, count: times.length };
 }
 
 const shm = mkdtempSync(join(existsSync('/dev/shm') ? '/dev/shm' : '/tmp', 'thk-bench-'));
@@ -265,9 +286,24 @@ try {
   log(`formation benchmark: ${AGENTS} agents/tokens on ${shm}, ${SEQUENTIAL} sequential, ${PER_AGENT} per agent at saturation`);
   log(`machine: ${cpus().length} × ${cpus()[0]?.model}; load average before: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
   log('KDF: scrypt N=2^17 r=8 p=1 (the depository\'s parameters), pool of ' + availableParallelism());
-  const baseline = await benchBaseline(shm);
-  log('baseline done');
-  const system = await benchSystem(shm);
+  const sides = [await setupBaseline(shm)];
+  try {
+    sides.push(await setupSystem(shm));
+    log(`both ready; ${SEQUENTIAL} formations each at concurrency 1, in turns…`);
+    const [b, y] = await sequentialInTurns(sides, SEQUENTIAL);
+    log('saturation: baseline…');
+    const bs = await saturate(sides[0]);
+    log('saturation: system…');
+    const ys = await saturate(sides[1]);
+    report({ sequential: stats(b), ...bs, steps: stepMedians(sides[0].stepMarks) }, { sequential: stats(y), ...ys, steps: stepMedians(sides[1].stepMarks) });
+  } finally {
+    for (const side of sides.reverse()) await side.close();
+  }
+} finally {
+  rmSync(shm, { recursive: true, force: true });
+}
+
+function report(baseline, system) {
   const row = (name, r) => `${name.padEnd(30)} ${fmt(r.sequential.p50)} ${fmt(r.sequential.p95)} ${fmt(r.sequential.p99)}   ${fmt(r.saturated.p50)} ${fmt(r.saturated.p99)}   ${r.throughput.toFixed(2).padStart(6)}/s`;
   log('\n                               ── concurrency 1 ──────────   ── saturation ───   keys/s');
   log(`${''.padEnd(30)}      p50      p95      p99        p50      p99`);
@@ -279,6 +315,4 @@ try {
   log(`${''.padEnd(22)}${'baseline'.padStart(10)}${'system'.padStart(10)}${'extra'.padStart(10)}`);
   for (const m of MARKS) log(`${m.padEnd(22)}${fmt(baseline.steps[m] ?? NaN).padStart(10)}${fmt(system.steps[m] ?? NaN).padStart(10)}${fmt((system.steps[m] ?? NaN) - (baseline.steps[m] ?? NaN)).padStart(10)}`);
   log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
-} finally {
-  rmSync(shm, { recursive: true, force: true });
 }

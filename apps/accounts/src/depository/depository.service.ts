@@ -188,15 +188,20 @@ export class Depository {
         this.log.warn({ keyId, code: AppError.is(error) ? error.code : 'kdf-failed' }, 'raising the KDF parameters of a sealed key was postponed');
       }
     }
+    if (!upgraded) {
+      // One statement: no transaction around it (two round trips fewer on every right password).
+      await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
+      return;
+    }
+    const upgrade = upgraded;
     await this.ds.transaction(async (manager) => {
       await manager.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
-      if (!upgraded) return;
       const rows: unknown[] = await manager.query(
         `WITH u AS (UPDATE cloud_key_secrets SET kdf = $2, kek_id = $3, sealed = $4 WHERE key_id = $1 AND sealed = $5 RETURNING key_id) SELECT * FROM u`,
-        [keyId, JSON.stringify(upgraded.kdf), upgraded.kekId, upgraded.sealed, sealed.sealed],
+        [keyId, JSON.stringify(upgrade.kdf), upgrade.kekId, upgrade.sealed, sealed.sealed],
       );
       if (rows.length) {
-        this.log.info({ keyId, from: kdfSummary(sealed.kdf), to: kdfSummary(upgraded.kdf) }, 'sealed key raised to the configured KDF parameters');
+        this.log.info({ keyId, from: kdfSummary(sealed.kdf), to: kdfSummary(upgrade.kdf) }, 'sealed key raised to the configured KDF parameters');
       }
     });
   }
