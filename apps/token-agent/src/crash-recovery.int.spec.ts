@@ -1,12 +1,12 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AgentInventoryReportedV1, GenerateTokenKeyV1, type Envelope, type TokenKeyGeneratedV1 } from '@thk/contracts';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
-import type { JournalEntry } from './journal/agent-journal.js';
+import { AgentJournal, type JournalEntry } from './journal/agent-journal.js';
 import { AgentBus, sealPin } from './testing/agent-test-kit.js';
 
 const run = promisify(execFile);
@@ -62,7 +62,7 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
     return { stdout: r.stdout, code: 'code' in r ? r.code : 0 };
   };
   const journalEntry = async (requestId: string): Promise<JournalEntry | undefined> =>
-    (JSON.parse(await readFile(join(stateDir, 'journal.json'), 'utf8')) as { entries: Record<string, JournalEntry> }).entries[requestId];
+    (await AgentJournal.read(stateDir)).find((e) => e.requestId === requestId);
   const privateKeys = async (label: string, pin: string, keyLabel: string) => {
     const { stdout } = await run('pkcs11-tool', ['--module', hsm.modulePath, '--token-label', label, '--login', '--pin', pin, '-O', '--type', 'privkey'], { env: { ...process.env, ...hsm.env }, encoding: 'utf8' });
     return stdout.split(/\n(?=\S)/).filter((b) => b.startsWith('Private Key Object') && b.includes(`label:      ${keyLabel}`));

@@ -16,6 +16,7 @@ import {
 import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
+import { AgentJournal } from './journal/agent-journal.js';
 import { AgentBus, sealPin } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
@@ -290,7 +291,7 @@ describe('token agent (SoftHSM2, NATS)', () => {
   describe('secrets', () => {
     it('never writes a PIN to a log line, an event or the journal', async () => {
       const events = JSON.stringify(await bus.stored(`agent.${AGENT}.`));
-      const journal = await readFile(join(stateDir, 'journal.json'), 'utf8');
+      const journal = JSON.stringify(await AgentJournal.read(stateDir));
       const status = await readFile(join(stateDir, 'status.json'), 'utf8');
       expect(logLines.length).toBeGreaterThan(10);
       for (const pin of pinsUsed) {

@@ -23,8 +23,8 @@ export async function readStatusReport(stateDir: string): Promise<StatusReport> 
   const alive = !!status && status.running && processAlive(status.pid);
   let pendingWork: StatusReport['pendingWork'] = [];
   try {
-    const journal = await AgentJournal.open(stateDir);
-    pendingWork = journal.all().flatMap((e) => {
+    // Read only: the agent may be running, and only it removes its temp files or migrates journal.json.
+    pendingWork = (await AgentJournal.read(stateDir)).flatMap((e) => {
       const what = inFlight(e);
       return what ? [{ requestId: e.requestId, tokenSerial: e.tokenSerial, what, since: e.updatedAt }] : [];
     });

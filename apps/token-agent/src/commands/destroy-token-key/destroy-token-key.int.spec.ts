@@ -1,7 +1,7 @@
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -11,7 +11,7 @@ import { DestroyTokenKeyV1, type Envelope, type TokenKeyDestroyedV1 } from '@thk
 import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
-import type { GenerationRecord, JournalEntry } from '../../journal/agent-journal.js';
+import { AgentJournal, type GenerationRecord } from '../../journal/agent-journal.js';
 import { AgentBus, sealPin } from '../../testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from '../../token-agent.app.js';
 
@@ -87,12 +87,10 @@ describe('DestroyTokenKey and the journal (SoftHSM2, NATS)', () => {
       if (label && serial) serials[label] = serial;
     }
     stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-destroy-'));
-    const at = new Date().toISOString();
-    const entries: Record<string, JournalEntry> = {};
+    const journal = await AgentJournal.open(stateDir);
     for (const [label, { requestId, generation }] of Object.entries(requests)) {
-      entries[requestId] = { requestId, tokenSerial: serials[label]!, createdAt: at, updatedAt: at, generation };
+      await journal.update(requestId, serials[label]!, (e) => { e.generation = generation; });
     }
-    await writeFile(join(stateDir, 'journal.json'), JSON.stringify({ version: 1, entries }), { mode: 0o600 });
 
     process.env['SOFTHSM2_CONF'] = hsm.conf;
     nats = await startTestNats();
@@ -162,7 +160,7 @@ describe('DestroyTokenKey and the journal (SoftHSM2, NATS)', () => {
 
   it('never writes a PIN to a log line, an event or the journal', async () => {
     const events = JSON.stringify(await bus.stored(`agent.${AGENT}.`));
-    const journal = await readFile(join(stateDir, 'journal.json'), 'utf8');
+    const journal = JSON.stringify(await AgentJournal.read(stateDir));
     expect(logLines.length).toBeGreaterThan(5);
     for (const pin of [SO_PIN, OLD_PIN, NEW_PIN, WRONG_PIN]) {
       expect(logLines.filter((l) => l.includes(pin))).toEqual([]);

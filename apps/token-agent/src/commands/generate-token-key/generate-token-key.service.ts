@@ -18,9 +18,9 @@ import { personSubjectName } from './person-subject.js';
 /**
  * `GenerateTokenKey`: set or change the token's user PIN, generate the key pair on the token,
  * read back the evidence, build the CSR signed by the token key, publish `TokenKeyGenerated`.
- * Every step is journaled before and after, so a redelivery republishes instead of generating
- * again and a crash anywhere is recovered: after the result was journaled, at start; before it,
- * when JetStream redelivers the unacknowledged command.
+ * Every change to the token is journaled before it is made, and the result once built, so a
+ * redelivery republishes instead of generating again and a crash anywhere is recovered: after the
+ * result was journaled, at start; before it, when JetStream redelivers the unacknowledged command.
  */
 @Injectable()
 export class GenerateTokenKeyService {
@@ -88,7 +88,7 @@ export class GenerateTokenKeyService {
     const previous = known?.generation;
     const g: GenerationRecord = previous ? { ...previous, commandId: envelope.id, correlationId: envelope.correlationId } : this.record(envelope, undefined);
     delete g.failure;
-    /** Journals the record; called only where a crash must find the step written (before and after the token changes). */
+    /** Journals the record; called only where a crash must find the step written (before a change to the token, and with the result). */
     const save = async (change: Partial<GenerationRecord>) => {
       Object.assign(g, change);
       await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => { e.generation = { ...g }; });
@@ -115,7 +115,11 @@ export class GenerateTokenKeyService {
 
   /**
    * Brings the session to "logged in with the new PIN", setting or changing the PIN as needed.
-   * `initializing` / `changing` are journaled before the PIN call and `set` after it.
+   * `initializing` / `changing` are journaled before the PIN call; `set` is not written on its own:
+   * the next write is `generating` (`keyPair`, before `C_GenerateKeyPair`), which records it, and in
+   * between the token sees at most a login with the new PIN. A stop or a failure in between leaves
+   * `changing`, as a stop during a write of its own would, or `initializing`, which the token's flags
+   * resolve.
    */
   private async unlock(session: TokenSession, token: TokenDescription, g: GenerationRecord, save: (c: Partial<GenerationRecord>) => Promise<void>, newPin: string, currentPin: string | null, log: Logger): Promise<void> {
     const opts = { allowFinalTry: this.config.allowFinalTry };
@@ -128,7 +132,7 @@ export class GenerateTokenKeyService {
     }
     if (g.pin === 'initializing' && token.flags.userPinInitialized) {
       // C_InitPIN went through before the stop: the PIN is the new one.
-      await save({ pin: 'set' });
+      g.pin = 'set';
       session.login(newPin, opts);
       return;
     }
@@ -145,7 +149,7 @@ export class GenerateTokenKeyService {
       await save({ pin: 'initializing' });
       session.initUserPin(newPin);
       session.logout();
-      await save({ pin: 'set' });
+      g.pin = 'set';
       log.info('set the first user PIN of the token');
       session.login(newPin, opts);
       return;
@@ -155,7 +159,7 @@ export class GenerateTokenKeyService {
     if (currentPin !== newPin) {
       await save({ pin: 'changing' });
       session.setPin(currentPin, newPin);
-      await save({ pin: 'set' });
+      g.pin = 'set';
       log.info('changed the user PIN of the token');
     } else {
       // Same PIN: nothing changes on the token; the next write (before key generation) records it.
@@ -180,6 +184,9 @@ export class GenerateTokenKeyService {
     const privateKey = existing.find((o) => o.class === 'private-key');
     const publicKey = existing.find((o) => o.class === 'public-key');
     if (privateKey && publicKey) {
+      // No `generating` write here, and none is needed for the PIN: `key` is past `none` only in a record
+      // written with the PIN `set` (by the `generating` write), so `unlock` changed no PIN in this attempt
+      // and the journal already says `set`; the result write (or a failure's) comes next.
       log.info({ keyId: g.keyId }, 'found the key pair an interrupted attempt generated: using it instead of generating again');
       return { algorithm: g.algorithm, id, label: g.label, privateKey: privateKey.handle, publicKey: publicKey.handle };
     }
