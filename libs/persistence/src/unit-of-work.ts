@@ -3,9 +3,32 @@ import type { OutgoingMessage } from '@thk/messaging';
 
 export const OUTBOX_CHANNEL = 'thk_outbox';
 
-const INSERT_OUTBOX = `INSERT INTO outbox (message_id, subject, envelope)
-  SELECT * FROM unnest($1::uuid[], $2::text[], $3::jsonb[])
+const INSERT_INBOX = 'INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING message_id';
+
+/**
+ * The outbox rows of a unit of work from parameters `$first`, `$first + 1`, `$first + 2` (ids, subjects,
+ * envelopes; `outboxParams`). With `gate`, the name of a CTE of the same statement: only when that CTE
+ * returned a row.
+ */
+function insertOutbox(first: number, gate?: string): string {
+  return `INSERT INTO outbox (message_id, subject, envelope)
+  SELECT * FROM unnest($${first}::uuid[], $${first + 1}::text[], $${first + 2}::jsonb[])${gate ? `
+  WHERE EXISTS (SELECT 1 FROM ${gate})` : ''}
   ON CONFLICT (message_id) DO NOTHING`;
+}
+
+const INSERT_OUTBOX = insertOutbox(1);
+
+function outboxParams(messages: readonly OutgoingMessage[]): [string[], string[], string[]] {
+  return [messages.map((m) => m.envelope.id), messages.map((m) => m.subject), messages.map((m) => JSON.stringify(m.envelope))];
+}
+
+/** Whether an error is the inbox's primary key refusing a mark that is there already. */
+function isInboxConflict(error: unknown): boolean {
+  // TypeORM's QueryFailedError carries the driver's fields (`code`, `constraint`) on itself.
+  const e = error as { code?: unknown; constraint?: unknown };
+  return e.code === '23505' && e.constraint === 'inbox_pkey';
+}
 
 export interface Transaction {
   manager: EntityManager;
@@ -21,6 +44,19 @@ export interface InboxKey {
 
 export type UnitOfWorkResult<T> = { applied: true; value: T } | { applied: false; reason: 'duplicate' };
 
+/** One data-modifying statement with `RETURNING` (an `INSERT`, `UPDATE` or `DELETE`, not a `WITH`) on `$1…$n`. */
+export interface GateStatement {
+  sql: string;
+  params: readonly unknown[];
+}
+
+/**
+ * What `runStatement` wrote: `written`, the gate returned a row, and it, the inbox mark and the outbox rows
+ * were committed together; `unmatched`, the gate returned no row and nothing at all was written;
+ * `duplicate`, the inbox held the mark already and nothing at all was written.
+ */
+export type StatementResult = 'written' | 'unmatched' | 'duplicate';
+
 /**
  * Publishes a committed transaction's messages at once (the outbox relay, `OutboxRelay.dispatch`).
  * Best effort: what it does not publish stays in the outbox for the relay's next round.
@@ -31,8 +67,9 @@ export interface OutboxDispatcher {
 
 /**
  * Writes a state change, the inbox mark of the message that caused it, and the messages it emits
- * in one transaction. A message already in the inbox is not applied again: the result says so and
- * the caller simply acknowledges it.
+ * in one transaction (`run`), or in one statement when the change is one statement (`runStatement`).
+ * A message already in the inbox is not applied again: the result says so and the caller simply
+ * acknowledges it.
  */
 export class UnitOfWork {
   private dispatcher: OutboxDispatcher | undefined;
@@ -54,22 +91,16 @@ export class UnitOfWork {
     const dispatcher = this.dispatcher;
     const result = await this.dataSource.transaction(async (manager) => {
       if (options.inbox) {
-        const inserted: unknown[] = await manager.query(
-          'INSERT INTO inbox (consumer, message_id) VALUES ($1, $2) ON CONFLICT DO NOTHING RETURNING message_id',
-          [options.inbox.consumer, options.inbox.messageId],
-        );
+        const inserted: unknown[] = await manager.query(INSERT_INBOX, [options.inbox.consumer, options.inbox.messageId]);
         if (inserted.length === 0) return { applied: false, reason: 'duplicate' } as const;
       }
       const value = await work({ manager, emit: (m) => { outgoing.push(m); } });
       if (outgoing.length > 0) {
-        const ids = outgoing.map((m) => m.envelope.id);
-        const subjects = outgoing.map((m) => m.subject);
-        const envelopes = outgoing.map((m) => JSON.stringify(m.envelope));
         // Without a dispatcher, the NOTIFY that relays LISTEN for goes in the same round trip (delivered
         // when, and only if, the transaction commits; a data-modifying CTE runs whether or not it is read).
         await manager.query(
           dispatcher ? INSERT_OUTBOX : `WITH queued AS (${INSERT_OUTBOX}) SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
-          [ids, subjects, envelopes],
+          outboxParams(outgoing),
         );
       }
       return { applied: true, value } as const;
@@ -77,5 +108,60 @@ export class UnitOfWork {
     // Committed: only now may anything of it leave the process.
     if (dispatcher && result.applied && outgoing.length > 0) dispatcher.dispatch(outgoing);
     return result;
+  }
+
+  /**
+   * The same unit of work as `run` in ONE statement, for a change that is a single `gate` statement (an
+   * optimistic `UPDATE … WHERE version = $loaded RETURNING …`, an `INSERT … ON CONFLICT DO NOTHING
+   * RETURNING …`): the gate, then the inbox mark and the outbox rows only if the gate returned a row, as
+   * data-modifying CTEs of one statement. A statement is atomic on its own (autocommit): no BEGIN/COMMIT,
+   * the change, the mark and the rows in one round trip, and no connection held across the caller's work.
+   * Committed, the messages are dispatched (or NOTIFY is sent) exactly as after `run`'s commit.
+   *
+   * The mark is inserted without `ON CONFLICT`: a mark that is there already was written by a delivery
+   * of the same message that the gate could not stop (one whose handling wrote the mark alone,
+   * `markProcessed`), and its unique violation aborts the whole statement, gate included: `duplicate`,
+   * nothing written. (`ON CONFLICT DO NOTHING` would keep the gate's change without its mark: one message
+   * applied twice.) That takes deliveries that decided differently, so it is rare, and the data source's
+   * logger still reports the failed statement. Where the gate is what races (two deliveries updating
+   * one version), the loser's gate matches nothing and no mark is even tried: `unmatched`.
+   */
+  async runStatement(gate: GateStatement, options: { inbox?: InboxKey; emit?: readonly OutgoingMessage[] } = {}): Promise<StatementResult> {
+    const outgoing = options.emit ?? [];
+    const dispatcher = this.dispatcher;
+    const params = [...gate.params];
+    const ctes = [`gate AS (${gate.sql})`];
+    if (options.inbox) {
+      params.push(options.inbox.consumer, options.inbox.messageId);
+      ctes.push(`marked AS (INSERT INTO inbox (consumer, message_id) SELECT $${params.length - 1}::text, $${params.length}::uuid WHERE EXISTS (SELECT 1 FROM gate))`);
+    }
+    if (outgoing.length > 0) {
+      params.push(...outboxParams(outgoing));
+      ctes.push(`queued AS (${insertOutbox(params.length - 2, 'gate')})`);
+    }
+    // Data-modifying CTEs run to completion whether or not the final SELECT reads them; the NOTIFY is
+    // delivered when, and only if, the statement commits, and only when it queued rows.
+    const notify = !dispatcher && outgoing.length > 0 ? `, (SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM gate LIMIT 1) AS notified` : '';
+    let rows: Array<{ written: boolean }>;
+    try {
+      rows = await this.dataSource.query(`WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM gate) AS written${notify}`, params);
+    } catch (error) {
+      if (isInboxConflict(error)) return 'duplicate';
+      throw error;
+    }
+    if (!rows[0]?.written) return 'unmatched';
+    // Committed: only now may anything of it leave the process.
+    if (dispatcher && outgoing.length > 0) dispatcher.dispatch(outgoing);
+    return 'written';
+  }
+
+  /**
+   * Writes the inbox mark alone, for a message whose handling changes nothing (a saga that ignores it):
+   * its redelivery is then a duplicate. False when the mark was there already, i.e. this delivery is the
+   * duplicate. One statement, no transaction.
+   */
+  async markProcessed(inbox: InboxKey): Promise<boolean> {
+    const inserted: unknown[] = await this.dataSource.query(INSERT_INBOX, [inbox.consumer, inbox.messageId]);
+    return inserted.length > 0;
   }
 }

@@ -3,7 +3,8 @@ import type { HardwareKeyProcessManager } from './hardware-key.process-manager.j
 
 /**
  * Turns expired deadlines into `DeadlineExpired` inputs. Every replica runs one; the process
- * manager locks each due saga with `FOR UPDATE SKIP LOCKED`, so they share the work safely.
+ * manager saves each fired deadline over the saga version it loaded, so of replicas firing one
+ * deadline at once only one writes.
  * A deadline is data in the saga's row, not a timer in memory: it survives any restart.
  */
 export class DeadlineScheduler {

@@ -1,12 +1,13 @@
 import { AppError, createLogger, describeErrorSafely, type Logger } from '@thk/core';
-import type { InboxKey, Transaction, UnitOfWork } from '@thk/persistence';
+import type { OutgoingMessage } from '@thk/messaging';
+import type { InboxKey, UnitOfWork } from '@thk/persistence';
 import { metricsRegistry } from '@thk/service-kit';
 import { Counter } from 'prom-client';
-import type { DataSource, EntityManager } from 'typeorm';
-import { HardwareKeyRequestEntity } from '../persistence/index.js';
+import type { DataSource } from 'typeorm';
+import { requestOfRow, type HardwareKeyRequestEntity, type HardwareKeyRequestRow } from '../persistence/index.js';
 import type { Clock } from '../config/issuance.config.js';
 import {
-  canonicalSerial, initialState, react, tagOf, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
+  canonicalSerial, initialState, react, tagOf, type Reaction, type RequestFacts, type SagaContext, type SagaInput, type SagaState, type StartedState,
 } from './hardware-key.saga.js';
 import { DEFAULT_DEADLINE_BACKOFF, deadlineRetryDelayMs, type DeadlineBackoff } from './deadline-backoff.js';
 import { toOutgoing } from './outbound.js';
@@ -62,11 +63,54 @@ const sagasFinished = new Counter({
   registers: [metricsRegistry],
 });
 
+/** A saga row found for an input, and whether the inbox already holds the input's mark. */
+type Loaded = HardwareKeyRequestRow & { seen: boolean };
+
+// `seen` rides along with the load: a redelivered message costs this one round trip and nothing else.
+const SEEN = 'EXISTS (SELECT 1 FROM inbox WHERE consumer = $2::text AND message_id = $3::uuid) AS seen';
+const LOAD_BY_REQUEST = `SELECT r.*, ${SEEN} FROM hardware_key_requests r WHERE r.request_id = $1`;
+/** `CertificateRevoked` names only the serial: the newest saga that holds it. */
+const LOAD_BY_SERIAL = `SELECT r.*, ${SEEN} FROM hardware_key_requests r WHERE r.certificate_serial = $1 ORDER BY r.created_at DESC LIMIT 1`;
+
 /**
- * Runs the pure saga against Postgres: loads the state, decides, and saves the new state, the
- * inbox mark and the outgoing messages (outbox) in ONE transaction. Saves are optimistic
- * (`WHERE version = <loaded>`): a concurrent change to the same saga makes this attempt fail with
- * a retryable error, the transaction rolls back (inbox mark included) and the message is redelivered.
+ * A new saga, `$9…$14` being `stateParams`. Where a concurrent start under the same user and
+ * idempotency key committed first, it inserts nothing (and returns no row).
+ */
+const INSERT_REQUEST = `INSERT INTO hardware_key_requests
+  (request_id, user_id, idempotency_key, input_hash, agent_id, version, reply, created_at,
+   status, state, deadline_at, deadline_failures, certificate_serial, updated_at)
+  VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+  ON CONFLICT DO NOTHING RETURNING request_id`;
+/** The new state (`$3…$8`: `stateParams`), only over the version the decision was made on (the optimistic lock). */
+const SAVE_STATE = `UPDATE hardware_key_requests
+  SET version = version + 1, status = $3, state = $4, deadline_at = $5, deadline_failures = $6, certificate_serial = $7, updated_at = $8
+  WHERE request_id = $1 AND version = $2 RETURNING request_id`;
+/**
+ * A decision that only sends (a late reply's compensation) moves the version alone: it too holds only
+ * for the state it was made on, and two deliveries of its message cannot both pass. The columns stay,
+ * a pushed-back deadline included (nothing about the saga changed).
+ */
+const BUMP_VERSION = 'UPDATE hardware_key_requests SET version = version + 1 WHERE request_id = $1 AND version = $2 RETURNING request_id';
+
+/**
+ * Runs the pure saga against Postgres: loads the state, decides, and writes the new state, the inbox
+ * mark and the outgoing messages (outbox) atomically, in two round trips and no explicit transaction:
+ *
+ * 1. one SELECT of the saga row that also says whether the inbox holds the message's mark (`seen`:
+ *    a duplicate, answered at once);
+ * 2. after the pure decision, one statement (`UnitOfWork.runStatement`): the optimistic
+ *    `UPDATE … WHERE version = <loaded>` and, only if it matched, the inbox mark and the outbox rows.
+ *
+ * Why that is as strong as the transaction it replaces (READ COMMITTED either way): every applied
+ * decision moves `version` in the same statement that writes its mark and its messages, so a statement
+ * commits only over the very state its decision saw. Of two deliveries of one message that loaded the
+ * same version, the second's UPDATE waits for the first's row lock, re-reads the row, finds the version
+ * moved and matches nothing: nothing of it is written, the retryable `issuance.concurrent-update` sends
+ * the message back, and its redelivery sees the mark (`duplicate`). A delivery whose decision wrote the
+ * mark alone (an ignored input) bumps nothing, so it could not stop a second delivery's UPDATE; that
+ * second delivery's mark then violates the inbox key and aborts its whole statement (`duplicate`,
+ * nothing written). A change by anyone else (another message, a deadline) also moved the version: same
+ * retry, decided afresh. A refused input writes nothing.
  */
 export class HardwareKeyProcessManager {
   private readonly log: Logger;
@@ -86,34 +130,37 @@ export class HardwareKeyProcessManager {
     return { now: this.clock(), agentStepMs: this.timeouts.agentStepMs, caStepMs: this.timeouts.caStepMs };
   }
 
-  /** Persists a new saga with its first messages, or reports the request that won the idempotency key. */
+  /**
+   * Persists a new saga with its first messages, or reports the request that won the idempotency key.
+   * One statement: the INSERT, and the outbox rows only if it inserted.
+   */
   async start(command: StartCommand, reply: (state: StartedState) => HardwareKeyRequestEntity['reply']): Promise<StartResult> {
-    const result = await this.uow.run(async (tx) => {
-      const ctx = this.context();
-      const r = react(initialState, { type: 'Start', request: command.request, sealedCurrentPin: command.sealedCurrentPin }, ctx);
-      if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${tagOf(r.decision, 'outcome')}`);
-      const state = r.state;
-      const row = tx.manager.create(HardwareKeyRequestEntity, {
-        requestId: command.request.requestId,
-        userId: command.request.userId,
-        idempotencyKey: command.idempotencyKey,
-        inputHash: command.inputHash,
-        agentId: command.request.token.agentId,
-        version: 1,
-        reply: reply(state),
-        createdAt: ctx.now,
-        ...columnsOf(state, ctx.now),
-      });
-      // A concurrent start under the same (user, idempotency key) may have committed first: then this
-      // one inserts nothing and emits nothing, and the caller answers with the winner.
-      const inserted = await tx.manager.createQueryBuilder().insert().into(HardwareKeyRequestEntity).values(row).orIgnore().returning('request_id').execute();
-      if ((inserted.raw as unknown[]).length === 0) return null;
-      this.emitAll(tx, r.send, command.request.requestId, null, ctx.now);
+    const ctx = this.context();
+    const r = react(initialState, { type: 'Start', request: command.request, sealedCurrentPin: command.sealedCurrentPin }, ctx);
+    if (r.decision.outcome !== 'applied' || r.state.status === 'none') throw new Error(`a new saga did not start: ${tagOf(r.decision, 'outcome')}`);
+    const state = r.state;
+    const row: HardwareKeyRequestEntity = {
+      requestId: command.request.requestId,
+      userId: command.request.userId,
+      idempotencyKey: command.idempotencyKey,
+      inputHash: command.inputHash,
+      agentId: command.request.token.agentId,
+      version: 1,
+      reply: reply(state),
+      createdAt: ctx.now,
+      ...columnsOf(state, ctx.now),
+    };
+    // A concurrent start under the same (user, idempotency key) may have committed first: then this
+    // one inserts nothing and emits nothing, and the caller answers with the winner.
+    const written = await this.uow.runStatement({
+      sql: INSERT_REQUEST,
+      params: [row.requestId, row.userId, row.idempotencyKey, row.inputHash, row.agentId, row.version, JSON.stringify(row.reply), row.createdAt, ...stateParams(row)],
+    }, { emit: this.outgoing(r.send, row.requestId, null, ctx.now) });
+    if (written === 'duplicate') throw new Error('unreachable: a start has no inbox mark');
+    if (written === 'written') {
       sagaInputs.inc({ input: 'Start', outcome: 'applied' });
-      return row;
-    });
-    if (!result.applied) throw new Error('unreachable: a start has no inbox mark');
-    if (result.value) return { created: true, row: result.value };
+      return { created: true, row };
+    }
     const existing = await this.findByIdempotencyKey(command.request.userId, command.idempotencyKey);
     if (!existing) throw new AppError('issuance.start-conflict', 'the request collided with another one that is gone; retry', { retryable: true });
     return { created: false, existing };
@@ -121,23 +168,32 @@ export class HardwareKeyProcessManager {
 
   /** Runs one received message through its saga. A message the saga refuses is thrown non-retryable (dead letter). */
   async handle(locator: SagaLocator, input: SagaInput, meta: InputMeta): Promise<HandleResult> {
-    const result = await this.uow.run(async (tx) => {
-      const row = await this.find(tx.manager, locator, false);
-      if (!row) return { outcome: 'unknown-request' } as const;
-      return this.apply(tx, row, input, meta.causationId);
-    }, meta.inbox ? { inbox: meta.inbox } : {});
-    if (!result.applied) return { outcome: 'duplicate' };
-    if (result.value.outcome === 'unknown-request') sagaInputs.inc({ input: input.type, outcome: 'unknown-request' });
-    return result.value;
+    const [sql, key] = 'requestId' in locator ? [LOAD_BY_REQUEST, locator.requestId] : [LOAD_BY_SERIAL, canonicalSerial(locator.certificateSerial)];
+    const [loaded]: Loaded[] = await this.dataSource.query(sql, [key, meta.inbox?.consumer ?? null, meta.inbox?.messageId ?? null]);
+    if (loaded?.seen) return { outcome: 'duplicate' };
+    if (!loaded) {
+      // No saga for it: marked all the same, like every handled message, so that its redelivery is a duplicate, not a second look.
+      if (meta.inbox && !(await this.uow.markProcessed(meta.inbox))) return { outcome: 'duplicate' };
+      sagaInputs.inc({ input: input.type, outcome: 'unknown-request' });
+      return { outcome: 'unknown-request' };
+    }
+    const row = requestOfRow(loaded);
+    const result = await this.apply(row, input, meta);
+    if (result === 'unmatched') {
+      throw new AppError('issuance.concurrent-update', `saga ${row.requestId} changed meanwhile; retrying`, { retryable: true, meta: { requestId: row.requestId } });
+    }
+    return result;
   }
 
   /**
-   * Feeds `DeadlineExpired` to every saga whose deadline has passed. Each saga is locked with
-   * `FOR UPDATE SKIP LOCKED` in its own transaction, and its deadline re-checked under the lock, so
-   * several replicas scanning at once never fire one deadline twice, and one broken saga does not
-   * hold back the others: a saga whose deadline handling fails has its deadline pushed back with a
-   * doubling, bounded delay (deadline-backoff.ts), so it leaves the front of the scan instead of taking
-   * a place in every page of `limit` earliest deadlines.
+   * Feeds `DeadlineExpired` to every saga whose deadline has passed, each loaded afresh and its deadline
+   * re-checked on what was loaded. The save is the same optimistic statement as a message's, so several
+   * replicas scanning at once never fire one deadline twice: of those that loaded one version, one
+   * writes and the others match nothing (someone else handled it: not counted, not a failure), and a
+   * message applied meanwhile wins the same way. One broken saga does not hold back the others: a saga
+   * whose deadline handling fails has its deadline pushed back with a doubling, bounded delay
+   * (deadline-backoff.ts), so it leaves the front of the scan instead of taking a place in every page of
+   * `limit` earliest deadlines.
    */
   async fireDueDeadlines(limit = 100): Promise<number> {
     const now = this.clock();
@@ -147,13 +203,10 @@ export class HardwareKeyProcessManager {
     let fired = 0;
     for (const { request_id: requestId } of due) {
       try {
-        const result = await this.uow.run(async (tx) => {
-          const row = await this.find(tx.manager, { requestId }, true);
-          if (!row || row.deadlineAt === null || row.deadlineAt.getTime() > now.getTime()) return false;
-          const r = await this.apply(tx, row, { type: 'DeadlineExpired' }, null);
-          return r.outcome === 'applied';
-        });
-        if (result.applied && result.value) fired++;
+        const row = await this.load(requestId);
+        if (!row || row.deadlineAt === null || row.deadlineAt.getTime() > now.getTime()) continue;
+        const result = await this.apply(row, { type: 'DeadlineExpired' }, { causationId: null });
+        if (result !== 'unmatched' && result.outcome === 'applied') fired++;
       } catch (error) {
         await this.postponeDeadline(requestId, now, error);
       }
@@ -162,8 +215,9 @@ export class HardwareKeyProcessManager {
   }
 
   /**
-   * Pushes a failed deadline back (its own transaction: the failed one rolled back). Only while it is
-   * still due and not locked: a replica that meanwhile applied it, or pushed it back itself, wins.
+   * Pushes a failed deadline back (the failed attempt wrote nothing). Only while it is still due and not
+   * locked: a replica that meanwhile applied it, or pushed it back itself, wins. The version stays: this
+   * changes when the scan looks again, not the saga.
    */
   private async postponeDeadline(requestId: string, now: Date, error: unknown): Promise<void> {
     try {
@@ -190,22 +244,23 @@ export class HardwareKeyProcessManager {
 
   /** The saga of a request, for queries. */
   async load(requestId: string): Promise<HardwareKeyRequestEntity | null> {
-    return this.dataSource.manager.findOneBy(HardwareKeyRequestEntity, { requestId });
+    const [row]: HardwareKeyRequestRow[] = await this.dataSource.query('SELECT * FROM hardware_key_requests WHERE request_id = $1', [requestId]);
+    return row ? requestOfRow(row) : null;
   }
 
   async findByIdempotencyKey(userId: string, idempotencyKey: string): Promise<HardwareKeyRequestEntity | null> {
-    return this.dataSource.manager.findOneBy(HardwareKeyRequestEntity, { userId, idempotencyKey });
+    const [row]: HardwareKeyRequestRow[] = await this.dataSource.query(
+      'SELECT * FROM hardware_key_requests WHERE user_id = $1 AND idempotency_key = $2', [userId, idempotencyKey],
+    );
+    return row ? requestOfRow(row) : null;
   }
 
-  private async find(manager: EntityManager, locator: SagaLocator, lock: boolean): Promise<HardwareKeyRequestEntity | null> {
-    const qb = manager.createQueryBuilder(HardwareKeyRequestEntity, 'r');
-    if ('requestId' in locator) qb.where('r.request_id = :id', { id: locator.requestId });
-    else qb.where('r.certificate_serial = :serial', { serial: canonicalSerial(locator.certificateSerial) }).orderBy('r.created_at', 'DESC').limit(1);
-    if (lock) qb.setLock('pessimistic_write').setOnLocked('skip_locked');
-    return qb.getOne();
-  }
-
-  private async apply(tx: Transaction, row: HardwareKeyRequestEntity, input: SagaInput, causationId: string | null): Promise<HandleResult> {
+  /**
+   * Decides on `row` as loaded and writes the outcome: an ignored input its inbox mark alone (its
+   * redelivery is then a duplicate), an applied one its state, mark and messages in one statement.
+   * `unmatched`: the saga is no longer at the loaded version, and nothing was written.
+   */
+  private async apply(row: HardwareKeyRequestEntity, input: SagaInput, meta: InputMeta): Promise<HandleResult | 'unmatched'> {
     const ctx = this.context();
     const r = react(row.state, input, ctx);
     sagaInputs.inc({ input: input.type, outcome: r.decision.outcome });
@@ -215,6 +270,7 @@ export class HardwareKeyProcessManager {
         throw new AppError('issuance.message-refused', r.decision.reason, { retryable: false, meta: { requestId: row.requestId, input: input.type } });
       case 'ignored':
         this.log.debug({ requestId: row.requestId, input: input.type, status: row.status, reason: r.decision.reason }, 'input ignored');
+        if (meta.inbox && !(await this.uow.markProcessed(meta.inbox))) return { outcome: 'duplicate' };
         return { outcome: 'ignored', reason: r.decision.reason };
       case 'applied':
         break;
@@ -225,35 +281,32 @@ export class HardwareKeyProcessManager {
     }
     const next = r.state;
     if (next.status === 'none') throw new Error('saga invariant broken: a started saga went back to none');
-    if (next !== row.state) {
-      const update = await tx.manager.createQueryBuilder()
-        .update(HardwareKeyRequestEntity)
-        .set({ version: row.version + 1, ...columnsOf(next, ctx.now) })
-        .where('request_id = :id AND version = :version', { id: row.requestId, version: row.version })
-        .execute();
-      if (update.affected !== 1) {
-        throw new AppError('issuance.concurrent-update', `saga ${row.requestId} changed meanwhile; retrying`, { retryable: true, meta: { requestId: row.requestId } });
-      }
-      if (next.status !== row.status) {
-        this.log.info({ requestId: row.requestId, from: row.status, to: next.status, input: input.type }, 'saga moved');
-        if (next.status === 'completed') sagasFinished.inc({ status: 'completed', code: '' });
-        if (next.status === 'failed') sagasFinished.inc({ status: 'failed', code: next.failure.code });
-      }
+    const save = next === row.state
+      ? { sql: BUMP_VERSION, params: [row.requestId, row.version] }
+      : { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(columnsOf(next, ctx.now))] };
+    const written = await this.uow.runStatement(save, { inbox: meta.inbox, emit: this.outgoing(r.send, row.requestId, meta.causationId, ctx.now) });
+    if (written === 'unmatched') return 'unmatched';
+    if (written === 'duplicate') return { outcome: 'duplicate' };
+    if (next.status !== row.status) {
+      this.log.info({ requestId: row.requestId, from: row.status, to: next.status, input: input.type }, 'saga moved');
+      if (next.status === 'completed') sagasFinished.inc({ status: 'completed', code: '' });
+      if (next.status === 'failed') sagasFinished.inc({ status: 'failed', code: next.failure.code });
     }
-    this.emitAll(tx, r.send, row.requestId, causationId, ctx.now);
     return { outcome: 'applied', status: next.status };
   }
 
-  private emitAll(tx: Transaction, messages: ReturnType<typeof react>['send'], requestId: string, causationId: string | null, now: Date): void {
-    for (const m of messages) tx.emit(toOutgoing(m, { correlationId: requestId, causationId, occurredAt: now }));
+  private outgoing(messages: Reaction['send'], requestId: string, causationId: string | null, now: Date): OutgoingMessage[] {
+    return messages.map((m) => toOutgoing(m, { correlationId: requestId, causationId, occurredAt: now }));
   }
 }
+
+type StateColumns = Pick<HardwareKeyRequestEntity, 'status' | 'state' | 'deadlineAt' | 'deadlineFailures' | 'certificateSerial' | 'updatedAt'>;
 
 /**
  * The queried columns, derived from the state so they can never disagree with it (except `deadline_at`
  * while a failing deadline is pushed back; every save derives it afresh and clears the failure count).
  */
-function columnsOf(state: StartedState, now: Date): Pick<HardwareKeyRequestEntity, 'status' | 'state' | 'deadlineAt' | 'deadlineFailures' | 'certificateSerial' | 'updatedAt'> {
+function columnsOf(state: StartedState, now: Date): StateColumns {
   return {
     status: state.status,
     state,
@@ -262,6 +315,11 @@ function columnsOf(state: StartedState, now: Date): Pick<HardwareKeyRequestEntit
     certificateSerial: certificateSerialOf(state),
     updatedAt: now,
   };
+}
+
+/** `columnsOf` as parameters of `INSERT_REQUEST` and `SAVE_STATE`, jsonb as JSON text (pg would send an array as a Postgres array). */
+function stateParams(c: StateColumns): unknown[] {
+  return [c.status, JSON.stringify(c.state), c.deadlineAt, c.deadlineFailures, c.certificateSerial, c.updatedAt];
 }
 
 /** The serial a `CertificateRevoked` will name: the one whose revocation is awaited, else the saga's certificate. */

@@ -11,7 +11,7 @@ import type {
  * emmett's workflows: `decide(input, state, ctx)` answers with the saga's own events and the
  * messages to send, `evolve(state, event)` folds an event into the state. No I/O, no clock: the
  * process manager loads the state, calls `react`, and saves the new state together with the
- * messages (outbox) and the inbox mark in one transaction.
+ * messages (outbox) and the inbox mark, atomically.
  *
  * Happy path: requested → key-generating → key-generated → certificate-issuing → certificate-issued
  * → installing → completed. Any failure: compensating → failed, undoing what was done newest first

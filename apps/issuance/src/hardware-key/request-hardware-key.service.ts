@@ -27,7 +27,7 @@ type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
  *   `key-access-blocked` → `wrong-password` → `token-unavailable` → `current-token-password-required` →
  *   `base-certificate-expiring` → `algorithm-unsupported`
  *
- * Then the saga and its first messages are written in one transaction. The cloud key password lives
+ * Then the saga and its first messages are written in one statement. The cloud key password lives
  * only in this call's memory on its way to the depository.
  */
 export class RequestHardwareKeyService {

@@ -4,6 +4,7 @@ import { DeadlineFailures1765000000000 } from './deadline-failures.migration.js'
 import { IssuanceSchema1764900000000 } from './issuance-schema.migration.js';
 
 export { HardwareKeyRequestEntity } from './hardware-key-request.entity.js';
+export { requestOfRow, type HardwareKeyRequestRow } from './hardware-key-request.row.js';
 
 export const issuanceEntities = [HardwareKeyRequestEntity];
 /** The outbox and inbox first, then the service's own tables. */
