@@ -1,7 +1,6 @@
 import 'reflect-metadata';
-import { createHash, createPublicKey } from 'node:crypto';
+import { createHash, X509Certificate } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
-import { X509Certificate } from '@peculiar/x509';
 import { CertificateInstallFailedV1, CertificateInstalledV1, type Envelope, type InstallCertificateV1 } from '@thk/contracts';
 import type { Logger } from '@thk/core';
 import type { TokenSession } from '@thk/pkcs11';
@@ -83,7 +82,8 @@ export class InstallCertificateService {
     const cmd = envelope.data;
     let cert: X509Certificate;
     try {
-      cert = new X509Certificate(new Uint8Array(der));
+      // Node's own parser (OpenSSL): what is read here, the serial and the key, costs ~0.1 ms instead of ~1.5 in asn1js.
+      cert = new X509Certificate(der);
     } catch {
       throw new TokenFailure('certificate-mismatch', 'the certificate is not a DER X.509 certificate');
     }
@@ -98,7 +98,7 @@ export class InstallCertificateService {
       const tokenKey = session.readPublicKey(publicKey.handle).key;
       let certKey;
       try {
-        certKey = createPublicKey({ key: Buffer.from(cert.publicKey.rawData), format: 'der', type: 'spki' });
+        certKey = cert.publicKey;
       } catch {
         throw new TokenFailure('certificate-mismatch', 'the certificate carries a public key this agent cannot read');
       }
