@@ -47,16 +47,19 @@ export class RequestHardwareKeyService {
 
   async request(req: StartRequest): Promise<StartReply> {
     const inputHash = startInputHash(req);
+    const call = { timeoutMs: this.rpcTimeoutMs };
+    // Both questions at once, and asked while the idempotency key is looked up: they only read, and
+    // the forming call's latency is a chain of such round trips. The token's answer is only reported
+    // in its place in the order; a seen key does not wait for either (allSettled: nothing unobserved rejects).
+    const questions = Promise.allSettled([
+      this.rpc.call(GetKeyV1, { userId: req.userId, keyId: req.baseKeyId }, call),
+      this.rpc.call(GetUserTokenV1, { userId: req.userId, tokenId: req.tokenId }, call),
+    ]);
     // A key already seen is answered from what was stored, before any check runs again (api.md).
     const seen = await this.sagas.findByIdempotencyKey(req.userId, req.idempotencyKey);
     if (seen) return replay(seen, inputHash);
 
-    const call = { timeoutMs: this.rpcTimeoutMs };
-    // Both questions at once; the token's answer is only reported in its place in the order.
-    const [keyReply, tokenReply] = await Promise.allSettled([
-      this.rpc.call(GetKeyV1, { userId: req.userId, keyId: req.baseKeyId }, call),
-      this.rpc.call(GetUserTokenV1, { userId: req.userId, tokenId: req.tokenId }, call),
-    ]);
+    const [keyReply, tokenReply] = await questions;
     if (keyReply.status === 'rejected') throw keyReply.reason;
     assertEligibleBase(keyReply.value, this.clock());
     let token: TokenView | null = null;
