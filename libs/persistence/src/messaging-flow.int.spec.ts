@@ -464,6 +464,24 @@ describe('outbox → JetStream → consumer → inbox', () => {
       expect(n).toBe(3);
     });
 
+    it('marks dispatched messages of several commits in one statement after the mark delay, and what is still unmarked when it stops', async () => {
+      const uow = new UnitOfWork(ds);
+      const relay = new OutboxRelay({ databaseUrl: db.url, publisher, pollIntervalMs: 60_000, markDelayMs: 60_000 }).serve(uow);
+      relays.push(relay);
+      await relay.start();
+      const envelopes = [keyStatusEnvelope(), keyStatusEnvelope(), keyStatusEnvelope()];
+      for (const envelope of envelopes) await uow.run(async (tx) => { tx.emit({ subject: KeyStatusChangedV1.subject(), envelope }); });
+      await eventually(async () => relay.published, (n) => n === 3, 5_000);
+      const marked = async () => (await ds.query('SELECT count(*)::int AS n FROM outbox WHERE published_at IS NOT NULL'))[0].n as number;
+      // Published, and within the delay not yet marked: one UPDATE will mark all three.
+      expect(await marked()).toBe(0);
+      await relay.stop();
+      const rows: Array<{ published_at: Date; attempts: number }> = await ds.query('SELECT published_at, attempts FROM outbox');
+      expect(rows).toHaveLength(3);
+      expect(rows.every((r) => r.attempts === 1)).toBe(true);
+      expect(new Set(rows.map((r) => r.published_at.getTime())).size).toBe(1); // one statement's now()
+    });
+
     it('leaves a message whose publish after commit failed to a later round, past the grace period, exactly once', async () => {
       const uow = new UnitOfWork(ds);
       const unlucky = keyStatusEnvelope();
