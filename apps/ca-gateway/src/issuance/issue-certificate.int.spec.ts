@@ -1,9 +1,16 @@
 import { randomUUID, webcrypto } from 'node:crypto';
-import { CertificateIssuedV1, CertificateRejectedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1, type IssueCertificateV1 as IssueData } from '@thk/contracts';
-import { createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, parseCsr, personSubjectToNameDer, signAuthorization, TEST_PERSON } from '@thk/pki';
+import { CertificateIssuedV1, CertificateRejectedV1, CertificateRevokedV1, GetCaCertificateV1, GetCrlV1, IssueCertificateV1, type IssueCertificateV1 as IssueData } from '@thk/contracts';
+import { createLogger } from '@thk/core';
+import { UnitOfWork, type InboxKey, type Transaction, type UnitOfWorkResult } from '@thk/persistence';
+import {
+  AuthorizationVerifier, createCsr, createTestCa, issueTestCertificate, OID, parseCertificate, parseCsr, personSubjectToNameDer, signAuthorization, TEST_PERSON,
+} from '@thk/pki';
+import type { CertificateAuthority } from '../authority/certificate-authority.js';
 import { CertificateRegistry } from '../registry/certificate-registry.js';
+import { CA_COMMANDS_DURABLE } from '../revocation/revoke-certificate.service.js';
 import { CaGatewayHarness } from '../testing/ca-gateway-harness.js';
 import { opensslText, opensslVerify } from '../testing/openssl.js';
+import { IssueCertificateService } from './issue-certificate.service.js';
 
 const h = new CaGatewayHarness();
 const ISSUED = CertificateIssuedV1.subject();
@@ -28,6 +35,47 @@ async function refusal(data: IssueData, nth = 1): Promise<string> {
 
 async function rows(sql: string, params: unknown[] = []): Promise<any[]> {
   return h.gateway.dataSource.query(sql, params);
+}
+
+/** The subjects of the outbox rows written for a request id (what was, or will be, published). */
+async function outboxSubjects(requestId: string): Promise<string[]> {
+  return (await rows(`SELECT subject FROM outbox WHERE envelope->'data'->>'requestId' = $1 ORDER BY seq`, [requestId])).map((r) => r.subject);
+}
+
+async function until(condition: () => boolean, what: string): Promise<void> {
+  for (let waited = 0; !condition(); waited += 20) {
+    if (waited > 10_000) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+/** Its transactions wait to begin until `open()`: commands submitted meanwhile queue up behind them, as under load. */
+class GatedUnitOfWork extends UnitOfWork {
+  runs = 0;
+  open!: () => void;
+  private readonly gate = new Promise<void>((resolve) => { this.open = resolve; });
+
+  override async run<T>(work: (tx: Transaction) => Promise<T>, options?: { inbox?: InboxKey }): Promise<UnitOfWorkResult<T>> {
+    this.runs++;
+    await this.gate;
+    return super.run(work, options);
+  }
+}
+
+/** An IssueCertificateService of its own on the gateway's database and CA, with gated transactions and counted signatures. */
+function gatedIssueService(): { service: IssueCertificateService; uow: GatedUnitOfWork; signed: () => number } {
+  const ca = h.gateway.ca;
+  let signed = 0;
+  const counting: CertificateAuthority = {
+    kind: ca.kind, issuer: ca.issuer, signCrl: (r) => ca.signCrl(r), close: async () => undefined,
+    issue: async (r) => { const issued = await ca.issue(r); signed++; return issued; },
+  };
+  const uow = new GatedUnitOfWork(h.gateway.dataSource);
+  const settings = { clockToleranceSeconds: h.config.clockToleranceSeconds, maxBackdateSeconds: h.config.maxBackdateSeconds };
+  const service = new IssueCertificateService(
+    uow, new CertificateRegistry(h.gateway.dataSource), counting, new AuthorizationVerifier({ issuer: { subject: ca.issuer.subject, publicKey: ca.issuer.publicKey } }),
+    settings, () => h.now, createLogger('issue-test', { level: 'silent' }));
+  return { service, uow, signed: () => signed };
 }
 
 describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', () => {
@@ -234,10 +282,48 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
         expect(answered).toMatchObject({ subject: REJECTED, envelope: { data: { code: 'base-certificate-revoked' } } });
         expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
         expect(await rows('SELECT outcome, rejection_code AS code FROM issue_requests WHERE request_id = $1', [data.requestId])).toEqual([{ outcome: 'rejected', code: 'base-certificate-revoked' }]);
+        expect(await outboxSubjects(data.requestId)).toEqual([REJECTED]);
       } finally {
         if (revoker.isTransactionActive) await revoker.rollbackTransaction();
         await revoker.release();
       }
+    });
+
+    it('refuses, in a batch, the issue whose base certificate was revoked after its lookup, and issues the others', async () => {
+      const { service, uow, signed } = gatedIssueService();
+      const base = await h.certifiedBaseKey();
+      const doomedBase = await h.certifiedBaseKey();
+      const blockers = [(await h.request(base)).data, (await h.request(base)).data];
+      const doomed = (await h.request(doomedBase)).data;
+      const normal = (await h.request(base)).data;
+      const marked = (await h.request(base)).data;
+      const markedEnvelope = h.issueEnvelope(marked);
+      // Its inbox mark is there already (its first delivery wrote it and nothing else got decided): a duplicate.
+      await rows('INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)', [CA_COMMANDS_DURABLE, markedEnvelope.id]);
+      // Two commands take both transactions in flight and wait; the next three, looked up and signed meanwhile, queue behind them.
+      const blocked = blockers.map((d) => service.handle(h.issueEnvelope(d)));
+      await until(() => uow.runs === 2 && signed() === 2, 'both transactions wait');
+      const queued = [doomed, normal].map((d) => service.handle(h.issueEnvelope(d))).concat(service.handle(markedEnvelope));
+      await until(() => signed() === 5, 'the queued commands are signed');
+      await new Promise((r) => setImmediate(r));
+      // Revoked after the lookup that saw the base valid, committed before the batch's transaction begins.
+      const revocation = h.revokeEnvelope(doomedBase.serialNumber, 'keyCompromise');
+      await h.send('ca.cmd.revoke-certificate.v1', revocation);
+      await h.tap.waitFor((e) => e.subject === CertificateRevokedV1.subject() && e.envelope.data.serialNumber === doomedBase.serialNumber);
+      uow.open();
+      expect(await Promise.all(blocked)).toEqual([{ kind: 'issued', serialNumber: expect.any(String) }, { kind: 'issued', serialNumber: expect.any(String) }]);
+      expect(await Promise.all(queued)).toEqual([{ kind: 'rejected', code: 'base-certificate-revoked' }, { kind: 'issued', serialNumber: expect.any(String) }, { kind: 'duplicate' }]);
+      expect(uow.runs).toBe(3); // the queued three went in one transaction
+      expect(await rows('SELECT request_id AS "requestId", outcome, rejection_code AS code FROM issue_requests WHERE request_id = ANY($1::uuid[]) ORDER BY outcome',
+        [[doomed.requestId, normal.requestId, marked.requestId]])).toEqual([
+        { requestId: normal.requestId, outcome: 'issued', code: null },
+        { requestId: doomed.requestId, outcome: 'rejected', code: 'base-certificate-revoked' },
+      ]);
+      expect(await rows('SELECT request_id AS "requestId" FROM issued_certificates WHERE request_id = ANY($1::uuid[])', [[doomed.requestId, normal.requestId, marked.requestId]]))
+        .toEqual([{ requestId: normal.requestId }]);
+      expect(await outboxSubjects(doomed.requestId)).toEqual([REJECTED]);
+      expect(await outboxSubjects(normal.requestId)).toEqual([ISSUED]);
+      expect(await outboxSubjects(marked.requestId)).toEqual([]);
     });
 
     it('refuses when the base certificate is not valid now', async () => {
@@ -319,6 +405,18 @@ describe('IssueCertificate (ca-gateway started for real on NATS and Postgres)', 
       expect(h.tap.forRequest(data.requestId)).toHaveLength(1);
       expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 1 }]);
       expect(await rows('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [envelope.id])).toEqual([{ n: 1 }]);
+    });
+
+    it('writes nothing and answers duplicate when the inbox holds the message already, though the request id was never decided', async () => {
+      const base = await h.certifiedBaseKey();
+      const { data } = await h.request(base);
+      const envelope = h.issueEnvelope(data);
+      await rows('INSERT INTO inbox (consumer, message_id) VALUES ($1, $2)', [CA_COMMANDS_DURABLE, envelope.id]);
+      expect(await h.gateway.services.issue.handle(envelope)).toEqual({ kind: 'duplicate' });
+      expect(await rows('SELECT count(*)::int AS n FROM issued_certificates WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
+      expect(await rows('SELECT count(*)::int AS n FROM issue_requests WHERE request_id = $1', [data.requestId])).toEqual([{ n: 0 }]);
+      expect(await rows('SELECT count(*)::int AS n FROM inbox WHERE message_id = $1', [envelope.id])).toEqual([{ n: 1 }]);
+      expect(await outboxSubjects(data.requestId)).toEqual([]);
     });
 
     it('answers the same certificate when the same request comes again under a new message id', async () => {

@@ -9,7 +9,7 @@ import {
   AuthorizationVerifier, nameToString, parseCsr, PkiError, spkiFingerprint, verifyCsrSignatureAsync, type ParsedCsr, type VerifiedAuthorization,
 } from '@thk/pki';
 import type { CertificateAuthority } from '../authority/certificate-authority.js';
-import type { BaseCertificateRow, CertificateRegistry, IssueDecisionRow, NewCertificate } from '../registry/certificate-registry.js';
+import type { CertificateRegistry, IssueDecisionRow, IssueLookup, IssueLookupKey, NewCertificate } from '../registry/certificate-registry.js';
 import { summaryOf } from '../registry/certificate-registry.js';
 import { CA_COMMANDS_DURABLE } from '../revocation/revoke-certificate.service.js';
 import { Batcher, type Settled } from './batcher.js';
@@ -52,8 +52,6 @@ interface Examined {
   windowProblem: string | null;
 }
 
-interface Lookup { decision: IssueDecisionRow | null; base: BaseCertificateRow | null; keyCertified: boolean }
-
 /** What one command writes: a certificate and its decision, a refusal and its decision, or only an answer. */
 type Write =
   | { kind: 'issue'; messageId: string; certificate: NewCertificate; fingerprint: string; event: OutgoingMessage; meta: EnvelopeMeta }
@@ -74,17 +72,26 @@ type Write =
  *    `baseKeyId` and `sub` (a temporary key's own certificate cannot authorize), not revoked, the
  *    window against every cap, and a public key never certified.
  * 3. The decision, the certificate and the answering event are written in one transaction with
- *    the inbox mark: a redelivered command changes nothing. That transaction share-locks the base
- *    certificates' rows and checks their revocation again, so a revocation committed after the
- *    lookup refuses the issue instead of racing it (one statement per batch).
+ *    the inbox mark: a redelivered command changes nothing. Its first statement writes the marks
+ *    and takes the base certificates' revocation locks (shared); the certificate insert, a later
+ *    statement, records only certificates whose base is not revoked, so a revocation committed
+ *    after the lookup refuses the issue instead of racing it, at no extra statement.
+ *
+ * The registry lookup runs while the signatures are checked: its keys (request id, the CSR's key,
+ * the x5c serial) are read before anything is verified. That is only a read; a refusal found by
+ * the checks wins over anything it says (but a request id decided before is answered the same,
+ * verified or not), and the registry checks compare its base row with the verified x5c
+ * certificate, which is the same certificate (the same bytes of the same authorization).
  *
  * Under load, commands in flight share their registry lookup and their transaction (group
  * commit); each still gets its own decision, and a batch that hits a unique index is replayed
  * one command at a time, so a conflict fails only its own command (retried by redelivery).
+ * A transaction is BEGIN, marks and locks, certificates with their decisions, refusals (when
+ * any), outbox, COMMIT.
  */
 export class IssueCertificateService {
   private readonly subjectStrings = new Map<string, string>();
-  private readonly lookups: Batcher<Examined, Lookup>;
+  private readonly lookups: Batcher<IssueLookupKey, IssueLookup>;
   private readonly writes: Batcher<Write, IssueOutcome>;
 
   constructor(
@@ -97,14 +104,18 @@ export class IssueCertificateService {
     private readonly log: Logger,
   ) {
     const maxBatch = settings.maxBatch ?? 128;
-    this.lookups = new Batcher((items) => this.lookupBatch(items), { maxBatch, maxInFlight: 2 });
+    this.lookups = new Batcher(async (keys) => (await registry.lookupMany(keys)).map((value) => ({ ok: true, value })), { maxBatch, maxInFlight: 2 });
     this.writes = new Batcher((items) => this.writeBatch(items), { maxBatch, maxInFlight: 2 });
   }
 
   async handle(envelope: Envelope<IssueCertificateV1>): Promise<IssueOutcome> {
     const meta: EnvelopeMeta = { source: 'ca-gateway', correlationId: envelope.correlationId, causationId: envelope.id };
-    const examined = await this.examine(envelope.data);
-    const lookup = await this.lookups.submit(examined);
+    const cmd = envelope.data;
+    const csr = readCsr(cmd.csr);
+    const spkiSha256 = csr instanceof Rejection ? null : spkiFingerprint(csr.spki);
+    // The lookup's keys before anything is verified, so that it overlaps the signature checks.
+    const key: IssueLookupKey = { requestId: cmd.requestId, spkiSha256, baseSerialNumber: this.verifier.unverifiedBaseCertificate(cmd.authorization)?.serialNumber ?? null };
+    const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256), this.lookups.submit(key)]);
     const write = lookup.decision
       ? this.answerAgain(lookup.decision, examined, meta, envelope.id)
       : await this.decide(examined, lookup, meta, envelope.id);
@@ -126,29 +137,22 @@ export class IssueCertificateService {
   }
 
   /** The checks that need no database, in the order refusals are reported. */
-  private async examine(cmd: IssueCertificateV1): Promise<Examined> {
+  private async examine(cmd: IssueCertificateV1, csr: ParsedCsr | Rejection, spkiSha256: string | null): Promise<Examined> {
     const out: Examined = { cmd, fingerprint: requestFingerprint(cmd), now: this.clock(), rejection: null, csr: null, authorization: null, spkiSha256: null, windowProblem: null };
-    const refuse = (code: CertificateRejectionCode, message: string): Examined => { out.rejection = new Rejection(code, message); return out; };
+    const refuse = (rejection: Rejection): Examined => { out.rejection = rejection; return out; };
+    if (csr instanceof Rejection) return refuse(csr);
+    out.csr = csr;
+    out.spkiSha256 = spkiSha256;
 
-    try {
-      out.csr = parseCsr(new Uint8Array(Buffer.from(cmd.csr, 'base64')));
-    } catch (error) {
-      if (error instanceof PkiError) return refuse('csr-invalid', `the CSR cannot be used: ${error.message}`);
-      throw error;
-    }
-    if (!(await verifyCsrSignatureAsync(out.csr))) return refuse('csr-invalid', 'the CSR signature does not verify with its public key (no proof of possession)');
-    out.spkiSha256 = spkiFingerprint(out.csr.spki);
-    if (out.csr.keyAlgorithm !== cmd.algorithm) return refuse('profile-violation', `the CSR holds an ${out.csr.keyAlgorithm} key, the request says ${cmd.algorithm}`);
-
-    try {
-      out.authorization = await this.verifier.verify(cmd.authorization, out.now);
-    } catch (error) {
-      if (error instanceof AppError && isRejectionCode(error.code)) return refuse(error.code, error.message);
-      throw error;
-    }
-    const { claims, baseCertificate } = out.authorization;
-    if (claims.jti !== cmd.requestId) return refuse('authorization-invalid', 'the authorization was given for another request');
-    if (claims.tokenSerial !== cmd.tokenSerial) return refuse('token-mismatch', 'the authorization was given for another token');
+    // Both signatures at once: each waits on the thread pool. Their refusals still come in order.
+    const [possession, authorization] = await Promise.all([verifyCsrSignatureAsync(csr), this.verifyAuthorization(cmd.authorization, out.now)]);
+    if (!possession) return refuse(new Rejection('csr-invalid', 'the CSR signature does not verify with its public key (no proof of possession)'));
+    if (csr.keyAlgorithm !== cmd.algorithm) return refuse(new Rejection('profile-violation', `the CSR holds an ${csr.keyAlgorithm} key, the request says ${cmd.algorithm}`));
+    if (authorization instanceof Rejection) return refuse(authorization);
+    out.authorization = authorization;
+    const { claims, baseCertificate } = authorization;
+    if (claims.jti !== cmd.requestId) return refuse(new Rejection('authorization-invalid', 'the authorization was given for another request'));
+    if (claims.tokenSerial !== cmd.tokenSerial) return refuse(new Rejection('token-mismatch', 'the authorization was given for another token'));
     out.windowProblem = checkWindow({
       notBefore: new Date(cmd.notBefore),
       notAfter: new Date(cmd.notAfter),
@@ -165,8 +169,17 @@ export class IssueCertificateService {
     return out;
   }
 
+  private async verifyAuthorization(jws: string, now: Date): Promise<VerifiedAuthorization | Rejection> {
+    try {
+      return await this.verifier.verify(jws, now);
+    } catch (error) {
+      if (error instanceof AppError && isRejectionCode(error.code)) return new Rejection(error.code, error.message);
+      throw error;
+    }
+  }
+
   /** A new decision: the remaining (registry) checks, then the certificate. */
-  private async decide(x: Examined, lookup: Lookup, meta: EnvelopeMeta, messageId: string): Promise<Write> {
+  private async decide(x: Examined, lookup: IssueLookup, meta: EnvelopeMeta, messageId: string): Promise<Write> {
     const { cmd } = x;
     const rejection = x.rejection ?? this.registryChecks(x, lookup);
     if (rejection) {
@@ -195,7 +208,7 @@ export class IssueCertificateService {
     };
   }
 
-  private registryChecks(x: Examined, lookup: Lookup): Rejection | null {
+  private registryChecks(x: Examined, lookup: IssueLookup): Rejection | null {
     const { claims, baseCertificate } = x.authorization!;
     const baseSpki = spkiFingerprint(baseCertificate.spki);
     const base = lookup.base;
@@ -226,15 +239,6 @@ export class IssueCertificateService {
     return { kind: 'answer-issued', messageId, requestId, serialNumber: previous.serialNumber!, meta };
   }
 
-  private async lookupBatch(items: Examined[]): Promise<Array<Settled<Lookup>>> {
-    const found = await this.registry.lookupMany(items.map((x) => ({
-      requestId: x.cmd.requestId,
-      baseSerialNumber: x.authorization?.baseCertificate.serialNumber ?? null,
-      spkiSha256: x.spkiSha256,
-    })));
-    return found.map((value) => ({ ok: true, value }));
-  }
-
   /** One transaction for a batch; on a unique-index conflict, each command alone. */
   private async writeBatch(items: Write[]): Promise<Array<Settled<IssueOutcome>>> {
     try {
@@ -251,16 +255,17 @@ export class IssueCertificateService {
 
   private async writeTogether(batch: Write[]): Promise<IssueOutcome[]> {
     const result = await this.uow.run(async (tx) => {
-      const fresh = await this.registry.markInbox(tx.manager, CA_COMMANDS_DURABLE, [...new Set(batch.map((w) => w.messageId))]);
+      // The revocation locks are taken before anything is known of the marks (one statement), so
+      // also for a redelivery's issue: shared, they only make a revocation of its base wait a little.
+      const bases = batch.flatMap((w) => (w.kind === 'issue' ? [w.certificate.baseSerialNumber!] : []));
+      const fresh = await this.registry.markInboxLockingBases(tx.manager, CA_COMMANDS_DURABLE, [...new Set(batch.map((w) => w.messageId))], bases);
       // A message id twice in one batch (a redelivery racing its original): only the first counts.
       const live = batch.map((w) => fresh.delete(w.messageId));
-      // Revocation again, under a share lock on the base rows: one statement for the batch. A
-      // base revoked since the lookup turns its issue into a refusal; the certificate already
-      // signed for it is dropped unrecorded and unpublished.
-      const bases = batch.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [w.certificate.baseSerialNumber!] : []));
-      const revoked = await this.registry.lockBasesRevoked(tx.manager, bases);
-      const items = revoked.size === 0 ? batch : batch.map((w) => (w.kind === 'issue' && revoked.has(w.certificate.baseSerialNumber!) ? revokedMeanwhile(w) : w));
-      await this.registry.insertIssuedMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
+      // Revocation again, in the insert itself: its snapshot is taken with the locks held. A base
+      // revoked since the lookup turns its issue into a refusal; the certificate already signed for
+      // it is dropped unrecorded and unpublished.
+      const recorded = await this.registry.insertIssuedUnlessBaseRevoked(tx.manager, batch.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
+      const items = batch.map((w, i) => (live[i] && w.kind === 'issue' && !recorded.has(w.certificate.serialNumber) ? revokedMeanwhile(w) : w));
       await this.registry.insertRejectionsMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'reject' ? [w] : [])));
       const outcomes: IssueOutcome[] = [];
       for (let i = 0; i < items.length; i++) {
@@ -311,6 +316,16 @@ export class IssueCertificateService {
 }
 
 const REVOKED_MEANWHILE = 'the base certificate was revoked';
+
+/** The CSR as sent, its signature not yet checked, or why it cannot be used. */
+function readCsr(base64: string): ParsedCsr | Rejection {
+  try {
+    return parseCsr(new Uint8Array(Buffer.from(base64, 'base64')));
+  } catch (error) {
+    if (error instanceof PkiError) return new Rejection('csr-invalid', `the CSR cannot be used: ${error.message}`);
+    throw error;
+  }
+}
 
 function revokedMeanwhile(w: Extract<Write, { kind: 'issue' }>): Write {
   const requestId = w.certificate.requestId!;

@@ -28,6 +28,22 @@ export interface IssueDecisionRow {
 /** The first key of the advisory locks between issuing under a base certificate and revoking it ('thkR'). */
 const REVOCATION_LOCK_CLASS = 0x74686b52;
 
+/** What the issue lookup needs of a request; a null key is not looked up. */
+export interface IssueLookupKey {
+  requestId: string;
+  /** The serial of the authorization's x5c certificate. */
+  baseSerialNumber: string | null;
+  /** The fingerprint of the CSR's public key. */
+  spkiSha256: string | null;
+}
+
+/** What the registry says of one request: its earlier decision, its base certificate, whether its key has a certificate. */
+export interface IssueLookup {
+  decision: IssueDecisionRow | null;
+  base: BaseCertificateRow | null;
+  keyCertified: boolean;
+}
+
 /** What the registry says of an authorization's base certificate. */
 export interface BaseCertificateRow {
   profile: CertificateProfileName;
@@ -79,9 +95,10 @@ export class CertificateRegistry {
    * For each request: its earlier decision, its base certificate's registry row (profile, key and
    * user it was certified for, the key's fingerprint, whether revoked; null when this serial was
    * never recorded) and whether its public key has a certificate. One round trip for a whole
-   * batch; null keys are not looked up.
+   * batch; null keys are not looked up. Only a read, so the keys may come from a request not yet
+   * verified (the issue looks up while the signatures are checked).
    */
-  async lookupMany(items: ReadonlyArray<{ requestId: string; baseSerialNumber: string | null; spkiSha256: string | null }>): Promise<Array<{ decision: IssueDecisionRow | null; base: BaseCertificateRow | null; keyCertified: boolean }>> {
+  async lookupMany(keys: readonly IssueLookupKey[]): Promise<IssueLookup[]> {
     const rows: Array<IssueDecisionRow & { idx: string; found: boolean; keyCertified: boolean; baseFound: boolean } & BaseCertificateRow> = await this.dataSource.query(
       `SELECT i.idx, d.request_id IS NOT NULL AS found, d.request_id AS "requestId", d.fingerprint, d.outcome, d.rejection_code AS "rejectionCode",
               d.rejection_message AS "rejectionMessage", d.serial_number AS "serialNumber",
@@ -92,7 +109,7 @@ export class CertificateRegistry {
          LEFT JOIN issue_requests d ON d.request_id = i.request_id
          LEFT JOIN issued_certificates b ON b.serial_number = i.base
         ORDER BY i.idx`,
-      [items.map((i) => i.requestId), items.map((i) => i.baseSerialNumber), items.map((i) => i.spkiSha256)]);
+      [keys.map((k) => k.requestId), keys.map((k) => k.baseSerialNumber), keys.map((k) => k.spkiSha256)]);
     return rows.map((r) => ({
       decision: r.found ? { requestId: r.requestId, fingerprint: r.fingerprint, outcome: r.outcome, rejectionCode: r.rejectionCode, rejectionMessage: r.rejectionMessage, serialNumber: r.serialNumber } : null,
       base: r.baseFound ? { profile: r.profile, keyId: r.keyId, userId: r.userId, spkiSha256: r.spkiSha256, revoked: r.revoked } : null,
@@ -101,53 +118,63 @@ export class CertificateRegistry {
   }
 
   /**
-   * Inside the issuing transaction: takes a shared lock on each base certificate's serial and
-   * answers those revoked by now. A revocation holds the same lock exclusively until it commits, so
-   * a revocation committed after the batch's lookup is seen here, and one that starts later waits
-   * for the issue to commit. Two statements per batch, none per certificate.
+   * The first statement of the issuing transaction: marks the message ids processed for a consumer
+   * and takes a shared lock on each base certificate serial, held to the end of the transaction.
+   * Answers the ids that were new (the others are duplicates).
+   *
+   * A revocation takes the same lock exclusively (`lockForRevocation`) and holds it until it commits,
+   * so once this returns, every revocation of these bases either committed before, and the next
+   * statement's snapshot (`insertIssuedUnlessBaseRevoked`) sees it, or waits for this transaction to
+   * commit. Advisory locks, not `FOR SHARE` on the rows: a few cloud-key rows share-locked by every
+   * concurrent batch turn into MultiXacts, written to the heap on each lock, which cost the group
+   * commit ~15 % of its throughput. Taken in the order of their keys: no deadlocks between batches
+   * waiting behind revocations. Bases of duplicates are locked too (shared, harmless); none at all for
+   * a batch without an issue.
    */
-  async lockBasesRevoked(manager: EntityManager, serialNumbers: readonly string[]): Promise<Set<string>> {
-    if (serialNumbers.length === 0) return new Set();
-    const serials = [...new Set(serialNumbers)].sort();
-    // A shared advisory lock per base serial, held to the end of this transaction; a revocation
-    // takes the same lock exclusively (`lockForRevocation`). Not `FOR SHARE` on the rows: a few
-    // cloud-key rows share-locked by every concurrent batch turn into MultiXacts, written to the
-    // heap on each lock, which cost the group commit ~15 % of its throughput. Sorted: no deadlocks.
-    await manager.query(`SELECT pg_advisory_xact_lock_shared(${REVOCATION_LOCK_CLASS}, hashtext(s)) FROM unnest($1::text[]) AS s ORDER BY s`, [serials]);
-    // A new statement, so a new snapshot: it sees every revocation that committed before the lock was ours.
-    const rows: Array<{ serialNumber: string; revoked: boolean }> = await manager.query(
-      `SELECT serial_number AS "serialNumber", revoked_at IS NOT NULL AS revoked
-         FROM issued_certificates WHERE serial_number = ANY($1::text[])`,
-      [serials]);
-    const known = new Set(rows.map((r) => r.serialNumber));
-    // Rows are never deleted; a serial missing here is treated as revoked (refused), not trusted.
-    return new Set([...rows.filter((r) => r.revoked).map((r) => r.serialNumber), ...serials.filter((s) => !known.has(s))]);
+  async markInboxLockingBases(manager: EntityManager, consumer: string, messageIds: readonly string[], baseSerialNumbers: readonly string[]): Promise<Set<string>> {
+    // The INSERT is a data-modifying CTE, so it runs whether or not it is read; the locks are a scalar
+    // subquery of the one output row, so they are always taken too (a plain CTE would run only if read).
+    // Volatile, the lock call is evaluated after the sort.
+    const rows: Array<{ fresh: string[] }> = await manager.query(
+      `WITH marked AS (
+         INSERT INTO inbox (consumer, message_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING message_id)
+       SELECT ARRAY(SELECT message_id::text FROM marked) AS fresh,
+              (SELECT count(*) FROM (SELECT pg_advisory_xact_lock_shared(${REVOCATION_LOCK_CLASS}, hashtext(s))
+                                       FROM unnest($3::text[]) AS s ORDER BY hashtext(s)) AS locks) AS locked`,
+      [consumer, messageIds, [...new Set(baseSerialNumbers)]]);
+    return new Set(rows[0]!.fresh);
   }
 
-  /** Marks message ids processed for a consumer; answers the ids that were new (the others are duplicates). */
-  async markInbox(manager: EntityManager, consumer: string, messageIds: readonly string[]): Promise<Set<string>> {
-    const rows: Array<{ message_id: string }> = await manager.query(
-      `INSERT INTO inbox (consumer, message_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING message_id`, [consumer, messageIds]);
-    return new Set(rows.map((r) => r.message_id));
-  }
-
-  /** Records certificates issued for IssueCertificate requests with their decisions (one statement for many). */
-  async insertIssuedMany(manager: EntityManager, items: ReadonlyArray<{ certificate: NewCertificate; fingerprint: string }>): Promise<void> {
-    if (items.length === 0) return;
+  /**
+   * Records certificates issued for IssueCertificate requests with their decisions, each only if its
+   * base certificate is in the registry and not revoked; answers the serial numbers recorded (a
+   * certificate left out is refused by the caller). One statement for many. Run after
+   * `markInboxLockingBases` in the same transaction: a new statement, so a new snapshot, taken with
+   * the bases' locks held, in which every revocation committed before them is visible. Rows are never
+   * deleted; a base missing here is refused, not trusted.
+   */
+  async insertIssuedUnlessBaseRevoked(manager: EntityManager, items: ReadonlyArray<{ certificate: NewCertificate; fingerprint: string }>): Promise<Set<string>> {
+    if (items.length === 0) return new Set();
     const col = <K extends keyof NewCertificate>(k: K) => items.map((i) => i.certificate[k]);
-    await manager.query(
+    const rows: Array<{ serialNumber: string }> = await manager.query(
       `WITH cert AS (
          INSERT INTO issued_certificates (serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
                                           not_before, not_after, spki_sha256, qc_sscd, der, issued_at)
-         SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
-                              $10::timestamptz[], $11::timestamptz[], $12::text[], $13::boolean[], $14::bytea[], $15::timestamptz[])
-         RETURNING serial_number, request_id, issued_at)
-       INSERT INTO issue_requests (request_id, fingerprint, outcome, serial_number, decided_at)
-       SELECT cert.request_id, f.fingerprint, 'issued', cert.serial_number, cert.issued_at
-         FROM cert JOIN unnest($3::uuid[], $16::text[]) AS f(request_id, fingerprint) ON f.request_id = cert.request_id`,
+         SELECT n.* FROM unnest($1::text[], $2::text[], $3::uuid[], $4::uuid[], $5::uuid[], $6::text[], $7::text[], $8::text[], $9::text[],
+                                $10::timestamptz[], $11::timestamptz[], $12::text[], $13::boolean[], $14::bytea[], $15::timestamptz[])
+                     AS n(serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
+                          not_before, not_after, spki_sha256, qc_sscd, der, issued_at)
+          WHERE EXISTS (SELECT 1 FROM issued_certificates b WHERE b.serial_number = n.base_serial_number AND b.revoked_at IS NULL)
+         RETURNING serial_number, request_id, issued_at),
+       decided AS (
+         INSERT INTO issue_requests (request_id, fingerprint, outcome, serial_number, decided_at)
+         SELECT cert.request_id, f.fingerprint, 'issued', cert.serial_number, cert.issued_at
+           FROM cert JOIN unnest($3::uuid[], $16::text[]) AS f(request_id, fingerprint) ON f.request_id = cert.request_id)
+       SELECT serial_number AS "serialNumber" FROM cert`,
       [col('serialNumber'), col('profile'), col('requestId'), col('keyId'), col('userId'), col('baseSerialNumber'), col('tokenSerial'), col('subject'), col('issuer'),
         col('notBefore'), col('notAfter'), col('spkiSha256'), col('qcSscd'), items.map((i) => Buffer.from(i.certificate.der)), col('issuedAt'),
         items.map((i) => i.fingerprint)]);
+    return new Set(rows.map((r) => r.serialNumber));
   }
 
   async insertRejectionsMany(manager: EntityManager, items: ReadonlyArray<{ requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date }>): Promise<void> {
@@ -169,8 +196,9 @@ export class CertificateRegistry {
 
   /** Locks the certificate's row for a revocation; null when unknown. */
   async lockForRevocation(manager: EntityManager, serialNumber: string): Promise<{ revokedAt: Date | null; reason: RevocationReason | null } | null> {
-    // Exclusive against the issuing transactions' shared lock on this serial as a base (`lockBasesRevoked`):
-    // an issue under it either commits before this revocation or sees it.
+    // Exclusive against the issuing transactions' shared lock on this serial as a base (`markInboxLockingBases`),
+    // held to our commit: an issue under it either committed before we got the lock, or gets its own
+    // after our commit and then inserts in a snapshot that sees this revocation.
     await manager.query(`SELECT pg_advisory_xact_lock(${REVOCATION_LOCK_CLASS}, hashtext($1))`, [serialNumber]);
     const rows: Array<{ revokedAt: Date | null; reason: RevocationReason | null }> = await manager.query(
       `SELECT revoked_at AS "revokedAt", revocation_reason AS reason FROM issued_certificates WHERE serial_number = $1 FOR UPDATE`, [serialNumber]);

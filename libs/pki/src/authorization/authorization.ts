@@ -78,6 +78,11 @@ export interface AuthorizationVerifierOptions {
 
 interface CachedCertificate { cert: ParsedCertificate; key: KeyObject; trusted: boolean }
 
+type ProtectedHeader = ReturnType<typeof decodeProtectedHeader>;
+
+/** A JWS's decoded header and, once asked for, its x5c certificate. */
+interface ReadJws { jws: string; header: ProtectedHeader; base?: CachedCertificate }
+
 /**
  * Verifies authorization statements: the JWS is ES256 by the key of its `x5c` certificate, its
  * claims are complete, it lives at most ten minutes and has not expired, the certificate was
@@ -90,21 +95,19 @@ interface CachedCertificate { cert: ParsedCertificate; key: KeyObject; trusted: 
  */
 export class AuthorizationVerifier {
   private readonly cache = new Map<string, CachedCertificate>();
+  /**
+   * The JWS read last: a caller that asks for `unverifiedBaseCertificate` and then `verify`s the same
+   * statement (the CA, in one tick) decodes its header and hashes its x5c once, not twice (~6 µs).
+   */
+  private last: ReadJws | undefined;
 
   constructor(private readonly options: AuthorizationVerifierOptions = {}) {}
 
   async verify(jws: string, now: Date): Promise<VerifiedAuthorization> {
-    let header: ReturnType<typeof decodeProtectedHeader>;
-    try {
-      header = decodeProtectedHeader(jws);
-    } catch {
-      return fail('authorization-invalid', 'the authorization is not a readable JWS');
-    }
-    if (header.alg !== 'ES256') fail('authorization-invalid', 'the authorization must be signed with ES256');
-    if (header.crit !== undefined) fail('authorization-invalid', 'the authorization has critical header parameters');
-    const x5c = header.x5c;
-    if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string' || x5c[0].length > 16_384) fail('authorization-invalid', 'the authorization carries no x5c certificate');
-    const base = this.certificate(x5c[0]);
+    const read = this.read(jws);
+    if (read.header.alg !== 'ES256') fail('authorization-invalid', 'the authorization must be signed with ES256');
+    if (read.header.crit !== undefined) fail('authorization-invalid', 'the authorization has critical header parameters');
+    const base = this.baseOf(read);
     let payload: Uint8Array;
     try {
       ({ payload } = await compactVerify(jws, base.key, { algorithms: ['ES256'] }));
@@ -131,6 +134,30 @@ export class AuthorizationVerifier {
     return { claims, baseCertificate: base.cert };
   }
 
+  /**
+   * The authorization's x5c certificate as sent, parsed but trusted in nothing: neither the JWS
+   * signature nor the issuer has been checked, so it is fit only for work that `verify` must confirm
+   * anyway (the CA starts its registry lookup by its serial while `verify` waits on the thread pool).
+   * Null when the header or its x5c is unreadable or not a P-256 certificate (`verify` refuses those).
+   */
+  unverifiedBaseCertificate(jws: string): ParsedCertificate | null {
+    try {
+      return this.baseOf(this.read(jws)).cert;
+    } catch (error) {
+      if (error instanceof AppError) return null;
+      throw error;
+    }
+  }
+
+  private read(jws: string): ReadJws {
+    if (this.last?.jws !== jws) this.last = { jws, header: protectedHeader(jws) };
+    return this.last;
+  }
+
+  private baseOf(read: ReadJws): CachedCertificate {
+    return (read.base ??= this.certificate(x5cOf(read.header)));
+  }
+
   private certificate(x5c: string): CachedCertificate {
     const cacheKey = createHash('sha256').update(x5c).digest('base64');
     const hit = this.cache.get(cacheKey);
@@ -153,6 +180,20 @@ export class AuthorizationVerifier {
     this.cache.set(cacheKey, entry);
     return entry;
   }
+}
+
+function protectedHeader(jws: string): ProtectedHeader {
+  try {
+    return decodeProtectedHeader(jws);
+  } catch {
+    return fail('authorization-invalid', 'the authorization is not a readable JWS');
+  }
+}
+
+function x5cOf(header: ProtectedHeader): string {
+  const x5c = header.x5c;
+  if (!Array.isArray(x5c) || x5c.length === 0 || typeof x5c[0] !== 'string' || x5c[0].length > 16_384) fail('authorization-invalid', 'the authorization carries no x5c certificate');
+  return x5c[0];
 }
 
 /** One-off verification (no cache); see `AuthorizationVerifier`. */

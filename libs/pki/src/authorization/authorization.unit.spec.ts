@@ -122,6 +122,38 @@ describe('AuthorizationVerifier', () => {
     });
   });
 
+  describe('unverifiedBaseCertificate', () => {
+    it('answers the x5c certificate without checking the signature or the issuer', async () => {
+      const verifier = new AuthorizationVerifier({ issuer: issuer() });
+      const foreign = await issueTestCertificate(otherCa, { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') });
+      const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
+      // Signed by another key than the x5c one, under a certificate of another CA: verify refuses it.
+      const jws = await signAuthorization(claims(), { privateKey: other.privateKey, certificate: foreign.certificate, now: NOW });
+      expect(verifier.unverifiedBaseCertificate(jws)?.serialNumber).toBe(parseCertificate(foreign.certificate).serialNumber);
+      expect(await codeOf(verifier.verify(jws, NOW))).toBe('authorization-invalid');
+      // Read first, verified next (the CA's order): the same answers as verify alone.
+      const good = await signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, now: NOW });
+      expect(verifier.unverifiedBaseCertificate(good)?.serialNumber).toBe(parseCertificate(base.certificate).serialNumber);
+      expect(await codeOf(verifier.verify(good, NOW))).toBe('accepted');
+      const untrusted = await signAuthorization(claims(), { privateKey: foreign.privateKey, certificate: foreign.certificate, now: NOW });
+      expect(verifier.unverifiedBaseCertificate(untrusted)).not.toBeNull();
+      expect(await codeOf(verifier.verify(untrusted, NOW))).toBe('base-certificate-untrusted');
+    });
+
+    it('answers null when the header or its x5c cannot be read', async () => {
+      const verifier = new AuthorizationVerifier({ issuer: issuer() });
+      const iat = NOW.getTime() / 1000;
+      const cases = [
+        await signRaw({ ...claims(), iat, exp: iat + 60 }, {}),
+        await signRaw({ ...claims(), iat, exp: iat + 60 }, { x5c: [Buffer.from(base.certificate).toString('base64').slice(0, 100)] }),
+        await signRaw({ ...claims(), iat, exp: iat + 60 }, { x5c: ['not base64!'] }),
+        'a.b.c',
+        '',
+      ];
+      for (const jws of cases) expect(verifier.unverifiedBaseCertificate(jws)).toBeNull();
+    });
+  });
+
   describe('signAuthorization', () => {
     it('refuses a lifetime beyond ten minutes', async () => {
       await expect(signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, lifetimeSeconds: 601 })).rejects.toThrow(/600/);
