@@ -4,7 +4,7 @@ import type {
 import { AppError, createLogger, type Logger } from '@thk/core';
 import type { Transaction, UnitOfWork } from '@thk/persistence';
 import { normalizeSerial } from '../certificates/certificate-info.js';
-import { KeyAccountEntity } from '../persistence/index.js';
+import { KeyAccountEntity, keyAccountAssignments, keyAccountOfRow, keyAccountValues, type KeyAccountRow } from '../persistence/index.js';
 import type { Cause, KeyLifecycle } from './key-lifecycle.service.js';
 
 export const ISSUANCE_EVENTS_DURABLE = 'accounts-issuance-events';
@@ -17,6 +17,14 @@ const causeOf = (envelope: Envelope): Cause => ({ correlationId: envelope.correl
  * with its certificate when it is formed, `failed` with the code when it fails; and the CA's
  * revocations. Each message is applied once (inbox) and each transition is guarded by the current
  * state, so a late or repeated message changes nothing twice, in any order.
+ *
+ * The events of one key may be handled at once (the consumer runs several messages at a time, replicas
+ * share it) and their key may not exist yet. The key's row serialises them, no advisory lock needed: an
+ * event that finds the key takes its row lock (the guarded update, or `lockExisting`) before it decides,
+ * and of events that create it, `INSERT … ON CONFLICT DO NOTHING` lets one insert while the others wait
+ * for its commit and then find the key. The issuance events are plain SQL: they run while the token agent
+ * generates the key on the same machine, and TypeORM's entity manager and query builder cost about 1 ms of
+ * CPU an event.
  */
 export class HardwareKeyEvents {
   private readonly log: Logger;
@@ -27,16 +35,15 @@ export class HardwareKeyEvents {
 
   async requested(envelope: Envelope<HardwareKeyRequestedV1>): Promise<boolean> {
     const d = envelope.data;
+    const token = { ...tokenColumns(d.token), algorithm: d.algorithm };
     const result = await this.uow.run(async (tx) => {
-      const existing = await this.lockKey(tx, d.keyAccountId, d.userId);
-      if (existing) {
-        // Formed or failed arrived first: fill in what only this event carries.
-        if (existing.tokenSerial === null || existing.requestId === null) {
-          await tx.manager.update(KeyAccountEntity, { id: existing.id }, { ...tokenColumns(d.token), requestId: d.requestId, algorithm: d.algorithm });
-        }
-        return;
+      if (await this.insertTemporary(tx, d, 'pending', null, new Date(d.requestedAt), causeOf(envelope), token)) return;
+      // Formed or failed arrived first: fill in what only this event carries.
+      const existing = await this.lockExisting(tx, d);
+      if (existing.tokenSerial === null || existing.requestId === null) {
+        const set = keyAccountAssignments({ ...token, requestId: d.requestId }, 2);
+        await tx.manager.query(`UPDATE key_accounts SET ${set.sql} WHERE id = $1`, [existing.id, ...set.params]);
       }
-      await this.insertTemporary(tx, d, 'pending', new Date(d.requestedAt), causeOf(envelope), { ...tokenColumns(d.token), algorithm: d.algorithm });
     }, { inbox: { consumer: ISSUANCE_EVENTS_DURABLE, messageId: envelope.id } });
     return result.applied;
   }
@@ -57,32 +64,26 @@ export class HardwareKeyEvents {
       failureCode: null,
     };
     const result = await this.uow.run(async (tx) => {
-      let key = await this.lockKey(tx, d.keyAccountId, d.userId);
-      if (!key) {
-        key = await this.insertTemporary(tx, d, 'active', new Date(d.formedAt), cause, columns);
-      } else if (key.status === 'pending') {
-        await this.lifecycle.changeStatus(tx, key, 'active', null, cause, columns);
-      } else {
+      // The base first, share-locked: the lock order of the cascades (base, then its temporary keys).
+      // A block or revocation of the base that is under way commits first and is seen here (the new
+      // key follows it below); one that comes later waits for this commit and its cascade finds the
+      // key active. Read after the key instead, a cascade and this event could each miss the other.
+      const [base]: KeyAccountRow[] = await tx.manager.query('SELECT * FROM key_accounts WHERE id = $1 FOR SHARE', [d.baseKeyId]);
+      const { key, changed } = await this.conclude(tx, d, 'active', null, new Date(d.formedAt), cause, columns);
+      if (!changed) {
         if (key.status === 'failed') this.log.warn({ keyId: key.id, requestId: d.requestId }, 'a key reported formed after it failed; left failed');
         return;
       }
       // A base key blocked, revoked or expired meanwhile: the new key follows it at once.
-      const base = await tx.manager.findOneBy(KeyAccountEntity, { id: d.baseKeyId });
-      if (base) await this.lifecycle.follow(tx, key, base, cause);
+      if (base) await this.lifecycle.follow(tx, key, keyAccountOfRow(base), cause);
     }, { inbox: { consumer: ISSUANCE_EVENTS_DURABLE, messageId: envelope.id } });
     return result.applied;
   }
 
   async failed(envelope: Envelope<HardwareKeyRequestFailedV1>): Promise<boolean> {
     const d = envelope.data;
-    const cause = causeOf(envelope);
     const result = await this.uow.run(async (tx) => {
-      const key = await this.lockKey(tx, d.keyAccountId, d.userId);
-      if (!key) {
-        await this.insertTemporary(tx, { ...d, requestId: d.requestId }, 'failed', new Date(d.failedAt), cause, { failureCode: d.code, statusReason: d.code });
-        return;
-      }
-      if (key.status === 'pending') await this.lifecycle.changeStatus(tx, key, 'failed', d.code, cause, { failureCode: d.code });
+      await this.conclude(tx, d, 'failed', d.code, new Date(d.failedAt), causeOf(envelope), { failureCode: d.code });
     }, { inbox: { consumer: ISSUANCE_EVENTS_DURABLE, messageId: envelope.id } });
     return result.applied;
   }
@@ -107,61 +108,77 @@ export class HardwareKeyEvents {
   }
 
   /**
-   * Serialises the events of one key account (they may be handled in parallel, and the row may not
-   * exist yet, so a row lock is not enough), then loads it.
+   * Takes the key of a Formed or Failed event to `status`, in the fewest statements for the usual order:
+   * from `pending` in one guarded update when Requested came first; else created with `status` when this
+   * event is the key's first; else (the key is in another status, or its creation committed after the
+   * update looked) locked and moved only if it is still pending. `changed`: this event moved or created it.
    */
-  private async lockKey(tx: Transaction, keyId: string, userId: string): Promise<KeyAccountEntity | null> {
-    await tx.manager.query(`SELECT pg_advisory_xact_lock(hashtextextended('key_account:' || $1, 0))`, [keyId]);
-    const key = await tx.manager.findOne(KeyAccountEntity, { where: { id: keyId }, lock: { mode: 'pessimistic_write' } });
-    if (key && key.userId !== userId) {
-      throw new AppError('accounts.key-owner-mismatch', `key account ${keyId} belongs to another user`, { meta: { keyId } });
-    }
-    return key;
-  }
-
-  /** A temporary hardware key row, its owner copied from the base key. */
-  private async insertTemporary(
+  private async conclude(
     tx: Transaction,
-    d: { keyAccountId: string; userId: string; baseKeyId: string; requestId: string },
-    status: 'pending' | 'active' | 'failed',
+    d: TemporaryKeyRef,
+    status: 'active' | 'failed',
+    reason: string | null,
     createdAt: Date,
     cause: Cause,
     columns: Partial<KeyAccountEntity>,
-  ): Promise<KeyAccountEntity> {
-    const base = await tx.manager.findOneBy(KeyAccountEntity, { id: d.baseKeyId });
-    if (!base || base.userId !== d.userId) {
-      // Issuance checked the base key before it started: this is a bug or a forged message, not a delay.
-      throw new AppError('accounts.base-key-unknown', `base key ${d.baseKeyId} is not a key of user ${d.userId}`, { meta: { baseKeyId: d.baseKeyId } });
-    }
-    const key = tx.manager.create(KeyAccountEntity, {
-      id: d.keyAccountId,
-      userId: d.userId,
-      kind: 'hardware',
-      temporary: true,
-      baseKeyId: base.id,
-      ownerOrganization: base.ownerOrganization,
-      ownerEdrpou: base.ownerEdrpou,
-      ownerFullName: base.ownerFullName,
-      ownerRnokpp: base.ownerRnokpp,
-      ownerPosition: base.ownerPosition,
-      status,
-      statusReason: null,
-      statusChangedAt: this.clock(),
-      createdAt,
-      certSerial: null, certSubject: null, certIssuer: null, certNotBefore: null, certNotAfter: null, certDer: null,
-      certRevokedAt: null, certRevocationReason: null,
-      tokenAgentId: null, tokenId: null, tokenSerial: null, tokenModel: null, tokenLabel: null, tokenKeyId: null,
-      algorithm: null,
-      requestId: d.requestId,
-      failureCode: null,
-      version: 1,
-      ...columns,
-    });
-    await tx.manager.insert(KeyAccountEntity, key);
+  ): Promise<{ key: KeyAccountEntity; changed: boolean }> {
+    const moved = await this.lifecycle.changeStatusOf(tx, { id: d.keyAccountId, userId: d.userId, from: 'pending' }, status, reason, cause, columns)
+      ?? await this.insertTemporary(tx, d, status, reason, createdAt, cause, columns);
+    if (moved) return { key: moved, changed: true };
+    const key = await this.lockExisting(tx, d);
+    return { key, changed: key.status === 'pending' && await this.lifecycle.changeStatus(tx, key, status, reason, cause, columns) };
+  }
+
+  /**
+   * A temporary hardware key row, its owner copied from the base key in the same statement, announced.
+   * Null when the key exists already or the base key is not the user's (`lockExisting` tells which).
+   * A concurrent insert of the same key makes this one wait for its commit and then insert nothing.
+   */
+  private async insertTemporary(
+    tx: Transaction,
+    d: TemporaryKeyRef,
+    status: 'pending' | 'active' | 'failed',
+    reason: string | null,
+    createdAt: Date,
+    cause: Cause,
+    columns: Partial<KeyAccountEntity>,
+  ): Promise<KeyAccountEntity | null> {
+    const values = keyAccountValues({ status, statusReason: reason, statusChangedAt: this.clock(), createdAt, requestId: d.requestId, ...columns }, 4);
+    const rows: KeyAccountRow[] = await tx.manager.query(
+      `INSERT INTO key_accounts (id, user_id, kind, temporary, base_key_id,
+         owner_organization, owner_edrpou, owner_full_name, owner_rnokpp, owner_position, ${values.columns.join(', ')})
+      SELECT $1, base.user_id, 'hardware', true, base.id,
+        base.owner_organization, base.owner_edrpou, base.owner_full_name, base.owner_rnokpp, base.owner_position, ${values.placeholders.join(', ')}
+      FROM key_accounts base WHERE base.id = $2 AND base.user_id = $3
+      ON CONFLICT (id) DO NOTHING
+      RETURNING *`,
+      [d.keyAccountId, d.baseKeyId, d.userId, ...values.params],
+    );
+    if (!rows[0]) return null;
+    const key = keyAccountOfRow(rows[0]);
     this.lifecycle.announceCreated(tx, key, cause);
     return key;
   }
+
+  /**
+   * The key an event could not insert, locked (an event of the same key may have created it a moment
+   * ago: the insert waited for its commit). Absent, the insert found no base key of the user.
+   */
+  private async lockExisting(tx: Transaction, d: TemporaryKeyRef): Promise<KeyAccountEntity> {
+    const [row]: KeyAccountRow[] = await tx.manager.query('SELECT * FROM key_accounts WHERE id = $1 FOR UPDATE', [d.keyAccountId]);
+    if (!row) {
+      // Issuance checked the base key before it started: this is a bug or a forged message, not a delay.
+      throw new AppError('accounts.base-key-unknown', `base key ${d.baseKeyId} is not a key of user ${d.userId}`, { meta: { baseKeyId: d.baseKeyId } });
+    }
+    if (row.user_id !== d.userId) {
+      throw new AppError('accounts.key-owner-mismatch', `key account ${d.keyAccountId} belongs to another user`, { meta: { keyId: d.keyAccountId } });
+    }
+    return keyAccountOfRow(row);
+  }
 }
+
+/** What every issuance event says about its key. */
+interface TemporaryKeyRef { keyAccountId: string; userId: string; baseKeyId: string; requestId: string }
 
 function tokenColumns(token: TokenRef): Partial<KeyAccountEntity> {
   return { tokenAgentId: token.agentId, tokenId: token.tokenId, tokenSerial: token.serial, tokenModel: token.model, tokenLabel: token.label };

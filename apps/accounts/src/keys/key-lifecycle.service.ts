@@ -3,7 +3,7 @@ import { AppError, createLogger, type Logger } from '@thk/core';
 import { createEnvelope } from '@thk/messaging';
 import type { Transaction, UnitOfWork } from '@thk/persistence';
 import { In } from 'typeorm';
-import { KeyAccountEntity } from '../persistence/index.js';
+import { KeyAccountEntity, keyAccountAssignments, keyAccountOfRow, type KeyAccountRow } from '../persistence/index.js';
 import { effectiveStatus } from './key-state.js';
 
 /** The message that caused a change: its ids become the correlation and causation of what we emit. */
@@ -38,17 +38,39 @@ export class KeyLifecycle {
    * changed it first; `extra` columns are written in the same update.
    */
   async changeStatus(tx: Transaction, key: KeyAccountEntity, status: KeyStatus, reason: string | null, cause: Cause, extra: Partial<KeyAccountEntity> = {}): Promise<boolean> {
-    const previous = key.status;
-    const now = this.clock();
-    const result = await tx.manager.createQueryBuilder().update(KeyAccountEntity)
-      .set({ ...extra, status, statusReason: reason, statusChangedAt: now, version: () => 'version + 1' })
-      .where('id = :id AND status = :previous', { id: key.id, previous })
-      .execute();
-    if (!result.affected) return false;
-    Object.assign(key, extra, { status, statusReason: reason, statusChangedAt: now, version: key.version + 1 });
-    this.emitStatus(tx, key, previous, status, reason, cause);
+    const moved = await this.changeStatusOf(tx, { id: key.id, userId: key.userId, from: key.status }, status, reason, cause, extra);
+    if (moved) Object.assign(key, moved);
+    return moved !== null;
+  }
+
+  /**
+   * `changeStatus` of a key that is not loaded: moves key `id` of `userId` if it still has status `from`,
+   * and returns it as it is now; null when it does not (absent, another user's, or in another status).
+   * An issuance event usually finds its key waiting in `pending`: one `UPDATE … RETURNING` then does what a
+   * locked load and an update did, because the update takes the row lock and, having waited for it,
+   * checks the status on the row's newest version (READ COMMITTED), exactly as a load after the lock would.
+   * Plain SQL, as on the rest of the issuance events' path (see `HardwareKeyEvents`).
+   */
+  async changeStatusOf(
+    tx: Transaction,
+    target: { id: string; userId: string; from: KeyStatus },
+    status: KeyStatus,
+    reason: string | null,
+    cause: Cause,
+    extra: Partial<KeyAccountEntity> = {},
+  ): Promise<KeyAccountEntity | null> {
+    const set = keyAccountAssignments({ ...extra, status, statusReason: reason, statusChangedAt: this.clock() }, 4);
+    // A CTE, because TypeORM answers a bare UPDATE with [rows, count] instead of the rows.
+    const rows: KeyAccountRow[] = await tx.manager.query(
+      `WITH moved AS (UPDATE key_accounts SET ${set.sql}, version = version + 1 WHERE id = $1 AND user_id = $2 AND status = $3 RETURNING *)
+      SELECT * FROM moved`,
+      [target.id, target.userId, target.from, ...set.params],
+    );
+    if (!rows[0]) return null;
+    const key = keyAccountOfRow(rows[0]);
+    this.emitStatus(tx, key, target.from, status, reason, cause);
     if (!key.temporary && FOLLOWED.has(status)) await this.cascade(tx, key, status, cause);
-    return true;
+    return key;
   }
 
   /**

@@ -8,6 +8,7 @@ import { UserEntity } from './user.entity.js';
 export { AgentEntity, CloudKeySecretEntity, KeyAccountEntity, UserEntity };
 export type { StoredKdf } from './cloud-key-secret.entity.js';
 export type { KeyKind } from './key-account.entity.js';
+export { keyAccountAssignments, keyAccountOfRow, keyAccountValues, type KeyAccountRow } from './key-account.row.js';
 
 export const accountsEntities = [UserEntity, KeyAccountEntity, CloudKeySecretEntity, AgentEntity];
 /** The outbox and inbox first, as every service lists them. */
