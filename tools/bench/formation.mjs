@@ -8,7 +8,7 @@
 // object), the CA's checks and certificate signature, and one durable write (a committed transaction)
 // per state change of the saga.
 //
-//   node tools/bench/formation.mjs [--agents 4] [--sequential 100] [--per-agent 6] [--rescan slot-list|reinitialize]
+//   node tools/bench/formation.mjs [--agents 4] [--sequential 100] [--per-agent 6] [--rescan slot-list|reinitialize] [--slowest N]
 //
 // Needs what `npm start` needs (it builds the services); uses a private nats-server, fresh databases on
 // the local PostgreSQL (dropped at the end) and a stack directory on /dev/shm.
@@ -24,7 +24,7 @@ import { parseArgs, promisify } from 'node:util';
 register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
-const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '100' }, 'per-agent': { type: 'string', default: '6' }, rescan: { type: 'string', default: 'slot-list' } } });
+const { values: args } = parseArgs({ options: { agents: { type: 'string', default: '4' }, sequential: { type: 'string', default: '100' }, 'per-agent': { type: 'string', default: '6' }, rescan: { type: 'string', default: 'slot-list' }, slowest: { type: 'string', default: '0' } } });
 const AGENTS = Number(args.agents);
 const SEQUENTIAL = Number(args.sequential);
 const PER_AGENT = Number(args['per-agent']);
@@ -295,7 +295,7 @@ try {
     const bs = await saturate(sides[0]);
     log('saturation: system…');
     const ys = await saturate(sides[1]);
-    report({ sequential: stats(b), ...bs, steps: stepMedians(sides[0].stepMarks) }, { sequential: stats(y), ...ys, steps: stepMedians(sides[1].stepMarks) });
+    report({ sequential: stats(b), ...bs, steps: stepMedians(sides[0].stepMarks), marks: sides[0].stepMarks }, { sequential: stats(y), ...ys, steps: stepMedians(sides[1].stepMarks), marks: sides[1].stepMarks });
   } finally {
     for (const side of sides.reverse()) await side.close();
   }
@@ -315,4 +315,14 @@ function report(baseline, system) {
   log(`${''.padEnd(22)}${'baseline'.padStart(10)}${'system'.padStart(10)}${'extra'.padStart(10)}`);
   for (const m of MARKS) log(`${m.padEnd(22)}${fmt(baseline.steps[m] ?? NaN).padStart(10)}${fmt(system.steps[m] ?? NaN).padStart(10)}${fmt((system.steps[m] ?? NaN) - (baseline.steps[m] ?? NaN)).padStart(10)}`);
   log(`load average after: ${loadavg().map((l) => l.toFixed(2)).join(' ')}`);
+  const slowest = Number(args.slowest);
+  if (slowest > 0) {
+    // The steps of the slowest formations at concurrency 1: where a tail comes from.
+    for (const [name, side] of [['baseline', baseline], ['system', system]]) {
+      log(`\nslowest ${slowest} (${name}), ms per step:   ${MARKS.join(' · ')}`);
+      for (const m of [...side.marks].sort((a, b) => b.completed - a.completed).slice(0, slowest)) {
+        log(`${fmt(m.completed)}   ${MARKS.map((k, i) => ((m[k] ?? NaN) - (i === 0 ? 0 : (m[MARKS[i - 1]] ?? NaN))).toFixed(0)).join(' · ')}`);
+      }
+    }
+  }
 }

@@ -241,6 +241,28 @@ describe('libs/pkcs11 against SoftHSM2', () => {
     });
   });
 
+  describe('createTokenCsr refuses a request the token key did not sign, and verifies RSA ones too', () => {
+    it('throws CKR_SIGNATURE_INVALID when the signature is another key\'s, and returns an RSA-2048 request that openssl verifies', async () => {
+      const s = session(withPin);
+      try {
+        s.login(USER_PIN);
+        const pair = await s.generateKeyPair({ algorithm: 'EC-P256', id: randomBytes(16), label: 'req-csr-bad' });
+        const stranger = await s.generateKeyPair({ algorithm: 'EC-P256', id: randomBytes(16), label: 'req-csr-stranger' });
+        // The session as the token would be if it signed with the wrong key: everything else real.
+        const wrongSigner = new Proxy(s, { get: (target, p) => (p === 'sign' ? (_key: unknown, algorithm: 'EC-P256', data: Buffer) => target.sign(stranger.privateKey, algorithm, data) : Reflect.get(target, p, target)) });
+        await expect(createTokenCsr({ session: wrongSigner, keyPair: pair, name: [{ CN: [{ utf8String: 'Тест' }] }] })).rejects.toMatchObject({ code: 'pkcs11.CKR_SIGNATURE_INVALID' });
+        const rsa = await s.generateKeyPair({ algorithm: 'RSA-2048', id: randomBytes(16), label: 'req-csr-rsa' });
+        const csr = await createTokenCsr({ session: s, keyPair: rsa, name: [{ CN: [{ utf8String: 'Тест' }] }] });
+        const file = join(tmp, 'req-rsa.der');
+        await writeFile(file, Buffer.from(csr.rawData));
+        const { stdout, stderr } = await run('openssl', ['req', '-inform', 'DER', '-in', file, '-noout', '-verify'], { encoding: 'utf8' });
+        expect(`${stdout}${stderr}`).toMatch(/verify OK/i);
+      } finally {
+        s.close();
+      }
+    });
+  });
+
   describe('TokenSession.createCertificate, findObjects and destroyObject', () => {
     it('writes the certificate under the key ID, pkcs11-tool lists it there, and destroy removes exactly those objects', async () => {
       const s = session(withPin);

@@ -1,9 +1,11 @@
 import { chmod, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { calculateJwkThumbprint, compactDecrypt, exportJWK, generateKeyPair, importJWK, type CryptoKey, type JWK } from 'jose';
+import { createPrivateKey, type KeyObject } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, generateKeyPair, type JWK } from 'jose';
 import type { SealingJwk } from '@thk/contracts';
 import { AppError, type Logger } from '@thk/core';
 import { ensureStateDir, writeFileAtomic } from '../state/atomic-file.js';
+import { openEcdhEsA256Gcm } from './ecdh-es-jwe.js';
 
 export const SEALING_KEY_FILE = 'sealing-key.jwk.json';
 
@@ -15,7 +17,7 @@ interface StoredKey { jwk: JWK & { d: string }; createdAt: string }
  * travels in every inventory report, so the cabinet can seal a new token password to this agent.
  */
 export class SealingKey {
-  private constructor(private readonly privateKey: CryptoKey, readonly publicJwk: SealingJwk, readonly createdAt: string) {}
+  private constructor(private readonly privateKey: KeyObject, readonly publicJwk: SealingJwk, readonly createdAt: string) {}
 
   static async loadOrCreate(stateDir: string, options: { now?: () => Date; logger?: Logger } = {}): Promise<SealingKey> {
     await ensureStateDir(stateDir);
@@ -44,19 +46,25 @@ export class SealingKey {
     const { kty, crv, x, y } = stored.jwk;
     if (kty !== 'EC' || crv !== 'P-256' || !x || !y || !stored.jwk.d) throw new AppError('agent.sealing-key-unreadable', `${file} does not hold a P-256 private JWK`);
     const kid = await calculateJwkThumbprint({ kty, crv, x, y });
-    const privateKey = await importJWK(stored.jwk, 'ECDH-ES') as CryptoKey;
+    let privateKey: KeyObject;
+    try {
+      privateKey = createPrivateKey({ key: { kty, crv, x, y, d: stored.jwk.d }, format: 'jwk' });
+    } catch (error) {
+      throw new AppError('agent.sealing-key-unreadable', `${file} does not hold a usable P-256 private key (${(error as Error).message})`);
+    }
     return new SealingKey(privateKey, { kty: 'EC', crv: 'P-256', x, y, kid, alg: 'ECDH-ES', use: 'enc' }, stored.createdAt);
   }
 
   /**
-   * Opens a sealed PIN. Only ECDH-ES with A256GCM is accepted. Any failure (another agent's key, a
-   * tampered or truncated JWE, a non-text payload) is `sealed-password-invalid`; the message never
-   * carries the plaintext.
+   * Opens a sealed PIN (synchronously: `openEcdhEsA256Gcm` says why). Only ECDH-ES with A256GCM is
+   * accepted. Any failure (another agent's key, a tampered or truncated JWE, a non-text payload) is
+   * `sealed-password-invalid`; the message never carries the plaintext.
    */
   async unseal(jwe: string, what = 'password'): Promise<string> {
     try {
-      const { plaintext } = await compactDecrypt(jwe, this.privateKey, { keyManagementAlgorithms: ['ECDH-ES'], contentEncryptionAlgorithms: ['A256GCM'] });
+      const plaintext = openEcdhEsA256Gcm(jwe, this.privateKey);
       const text = new TextDecoder('utf-8', { fatal: true }).decode(plaintext);
+      plaintext.fill(0);
       if (text.length === 0) throw new Error('empty');
       return text;
     } catch {

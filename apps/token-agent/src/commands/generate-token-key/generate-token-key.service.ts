@@ -80,11 +80,8 @@ export class GenerateTokenKeyService {
     if (!token.algorithms.includes(cmd.algorithm)) {
       throw new TokenFailure('algorithm-unsupported', `the token ${token.serial} cannot generate ${cmd.algorithm} keys (it offers ${token.algorithms.join(', ') || 'none of ours'})`);
     }
-    // Both at once: each is a chain of WebCrypto jobs (thread pool hops), short in CPU but not in wall time on a busy machine.
-    const [newPin, currentPin] = await Promise.all([
-      this.sealing.unseal(cmd.sealedNewPin, 'new token password'),
-      cmd.sealedCurrentPin ? this.sealing.unseal(cmd.sealedCurrentPin, 'current token password') : null,
-    ]);
+    const newPin = await this.sealing.unseal(cmd.sealedNewPin, 'new token password');
+    const currentPin = cmd.sealedCurrentPin ? await this.sealing.unseal(cmd.sealedCurrentPin, 'current token password') : null;
     this.checkPolicy(newPin, token);
 
     // A new attempt keeps what an earlier one achieved (the PIN set, the key id, a key pair made).
