@@ -43,12 +43,12 @@ beforeAll(async () => {
 
 const issuer = () => ({ subject: ca.subject, publicKey: ca.publicKey });
 
-describe('AuthorizationVerifier', () => {
+describe.each(['thread-pool', 'inline'] as const)('AuthorizationVerifier, the signature checked on the %s', (signature) => {
   describe('verify', () => {
     it('accepts an authorization signed by the base key of a certificate of this CA', async () => {
       const c = claims();
       const jws = await signAuthorization(c, { privateKey: base.privateKey, certificate: base.certificate, now: NOW });
-      const verified = await verifyAuthorization(jws, { issuer: issuer(), now: new Date(NOW.getTime() + 60_000) });
+      const verified = await verifyAuthorization(jws, { issuer: issuer(), signature, now: new Date(NOW.getTime() + 60_000) });
       expect(verified.claims).toMatchObject({ ...c, iat: NOW.getTime() / 1000, exp: NOW.getTime() / 1000 + 600 });
       expect(verified.baseCertificate.serialNumber).toBe(parseCertificate(base.certificate).serialNumber);
     });
@@ -56,35 +56,35 @@ describe('AuthorizationVerifier', () => {
     it('refuses an authorization signed by another key than the x5c one', async () => {
       const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       const jws = await signAuthorization(claims(), { privateKey: other.privateKey, certificate: base.certificate, now: NOW });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('authorization-invalid');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('authorization-invalid');
     });
 
     it('refuses a base certificate of another CA (same name, other key)', async () => {
       const foreign = await issueTestCertificate(otherCa, { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') });
       const jws = await signAuthorization(claims(), { privateKey: foreign.privateKey, certificate: foreign.certificate, now: NOW });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('base-certificate-untrusted');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('base-certificate-untrusted');
     });
 
     it('refuses an expired authorization', async () => {
       const jws = await signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, now: NOW, lifetimeSeconds: 60 });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: new Date(NOW.getTime() + 91_000) }))).toBe('authorization-expired');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: new Date(NOW.getTime() + 91_000) }))).toBe('authorization-expired');
     });
 
     it('refuses an authorization that lives longer than ten minutes', async () => {
       const iat = NOW.getTime() / 1000;
       const jws = await signRaw({ ...claims(), iat, exp: iat + 601 }, { x5c: [Buffer.from(base.certificate).toString('base64')] });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('authorization-invalid');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('authorization-invalid');
     });
 
     it('refuses an authorization issued in the future', async () => {
       const jws = await signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, now: new Date(NOW.getTime() + 120_000) });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('authorization-invalid');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('authorization-invalid');
     });
 
     it('refuses when the base certificate is not valid now', async () => {
       const old = await issueTestCertificate(ca, { notBefore: new Date('2025-01-01T00:00:00Z'), notAfter: new Date('2026-02-01T00:00:00Z') });
       const jws = await signAuthorization(claims(), { privateKey: old.privateKey, certificate: old.certificate, now: NOW });
-      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('base-certificate-expired');
+      expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('base-certificate-expired');
     });
 
     it('refuses missing claims, other algorithms, missing or malformed x5c, and garbage', async () => {
@@ -106,12 +106,12 @@ describe('AuthorizationVerifier', () => {
         '',
       ];
       // The hand-made signer itself produces acceptable statements: each case fails for its own flaw.
-      expect(await codeOf(verifyAuthorization(await signRaw({ ...claims(), iat, exp: iat + 60 }, { x5c }), { issuer: issuer(), now: NOW }))).toBe('accepted');
-      for (const jws of cases) expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), now: NOW }))).toBe('authorization-invalid');
+      expect(await codeOf(verifyAuthorization(await signRaw({ ...claims(), iat, exp: iat + 60 }, { x5c }), { issuer: issuer(), signature, now: NOW }))).toBe('accepted');
+      for (const jws of cases) expect(await codeOf(verifyAuthorization(jws, { issuer: issuer(), signature, now: NOW }))).toBe('authorization-invalid');
     });
 
     it('answers the same for a cached base certificate (the cache never widens trust)', async () => {
-      const verifier = new AuthorizationVerifier({ issuer: issuer() });
+      const verifier = new AuthorizationVerifier({ issuer: issuer(), signature });
       const foreign = await issueTestCertificate(otherCa, { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') });
       for (let i = 0; i < 2; i++) {
         const ok = await signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, now: NOW });
@@ -124,7 +124,7 @@ describe('AuthorizationVerifier', () => {
 
   describe('unverifiedBaseCertificate', () => {
     it('answers the x5c certificate without checking the signature or the issuer', async () => {
-      const verifier = new AuthorizationVerifier({ issuer: issuer() });
+      const verifier = new AuthorizationVerifier({ issuer: issuer(), signature });
       const foreign = await issueTestCertificate(otherCa, { notBefore: new Date('2026-01-01T00:00:00Z'), notAfter: new Date('2027-01-01T00:00:00Z') });
       const other = generateKeyPairSync('ec', { namedCurve: 'prime256v1' });
       // Signed by another key than the x5c one, under a certificate of another CA: verify refuses it.
@@ -141,7 +141,7 @@ describe('AuthorizationVerifier', () => {
     });
 
     it('answers null when the header or its x5c cannot be read', async () => {
-      const verifier = new AuthorizationVerifier({ issuer: issuer() });
+      const verifier = new AuthorizationVerifier({ issuer: issuer(), signature });
       const iat = NOW.getTime() / 1000;
       const cases = [
         await signRaw({ ...claims(), iat, exp: iat + 60 }, {}),
