@@ -295,7 +295,7 @@ try {
     const bs = await saturate(sides[0]);
     log('saturation: system…');
     const ys = await saturate(sides[1]);
-    report({ sequential: stats(b), ...bs, steps: stepMedians(sides[0].stepMarks), marks: sides[0].stepMarks }, { sequential: stats(y), ...ys, steps: stepMedians(sides[1].stepMarks), marks: sides[1].stepMarks });
+    report({ sequential: stats(b), ...bs, steps: stepMedians(sides[0].stepMarks), marks: sides[0].stepMarks }, { sequential: stats(y), ...ys, steps: stepMedians(sides[1].stepMarks), marks: sides[1].stepMarks }, stats(y.map((t, i) => t - b[i])));
   } finally {
     for (const side of sides.reverse()) await side.close();
   }
@@ -303,7 +303,7 @@ try {
   rmSync(shm, { recursive: true, force: true });
 }
 
-function report(baseline, system) {
+function report(baseline, system, paired) {
   const row = (name, r) => `${name.padEnd(30)} ${fmt(r.sequential.p50)} ${fmt(r.sequential.p95)} ${fmt(r.sequential.p99)}   ${fmt(r.saturated.p50)} ${fmt(r.saturated.p99)}   ${r.throughput.toFixed(2).padStart(6)}/s`;
   log('\n                               ── concurrency 1 ──────────   ── saturation ───   keys/s');
   log(`${''.padEnd(30)}      p50      p95      p99        p50      p99`);
@@ -311,6 +311,7 @@ function report(baseline, system) {
   log(row('system (HTTP → completed)', system));
   log(`\nthroughput: system / baseline = ${(100 * system.throughput / baseline.throughput).toFixed(0)} %   (target ≥ 50 %)`);
   log(`p99 at concurrency 1: system ${system.sequential.p99.toFixed(0)} ms vs baseline ${baseline.sequential.p99.toFixed(0)} ms + 50 ms = ${(baseline.sequential.p99 + 50).toFixed(0)} ms   (${system.sequential.p99 <= baseline.sequential.p99 + 50 ? 'met' : 'NOT met'}; overhead ${(system.sequential.p99 - baseline.sequential.p99).toFixed(0)} ms)`);
+  log(`overhead per turn (system − baseline of the same turn): p50 ${paired.p50.toFixed(0)} ms, p95 ${paired.p95.toFixed(0)} ms, p99 ${paired.p99.toFixed(0)} ms`);
   log('\nwhere the time goes at concurrency 1 (median of each step, from the previous mark; "accepted" = the POST answered):');
   log(`${''.padEnd(22)}${'baseline'.padStart(10)}${'system'.padStart(10)}${'extra'.padStart(10)}`);
   for (const m of MARKS) log(`${m.padEnd(22)}${fmt(baseline.steps[m] ?? NaN).padStart(10)}${fmt(system.steps[m] ?? NaN).padStart(10)}${fmt((system.steps[m] ?? NaN) - (baseline.steps[m] ?? NaN)).padStart(10)}`);
