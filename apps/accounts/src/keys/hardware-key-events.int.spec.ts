@@ -153,7 +153,7 @@ describe('HardwareKeyEvents', () => {
 
   describe('a base key blocked while its temporary key is formed', () => {
     const lifecycle = () => new KeyLifecycle(uow, () => new Date(), createLogger('accounts', { level: 'silent' }));
-    it.each([['Formed', 'the block'], ['the block', 'Formed']] as const)('leaves the new key blocked when %s commits while %s waits', async (first) => {
+    it.each([['Formed', 'the block'], ['the block', 'Formed']] as const)('leaves the new key blocked when %s commits while %s waits', async (first, _waiting) => {
       const userId = await seedUser(ds);
       const own = { userId, keyId: await seedKey(ds, { userId, createdAt: new Date() }) };
       const r = temporaryRequest(own);
