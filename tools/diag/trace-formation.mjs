@@ -1,0 +1,103 @@
+#!/usr/bin/env node
+// Where one formation's time goes, message by message: starts the stack (as the formation benchmark does:
+// a private nats-server, fresh databases, a stack directory on /dev/shm, the agent reading the slot list),
+// forms keys one after another through HTTP and prints, for the last few, every message on the bus (a
+// subscription to `>`; JetStream deliveries show too, under their original subject) and the HTTP/SSE marks,
+// each with its time since the POST and since the line before.
+//
+//   node tools/diag/trace-formation.mjs [--count 10] [--show 3] [--all-subjects] [--profile <dir>] [--keep]
+//
+// --profile <dir>: every service samples its CPU (tools/diag/profile-hook.mjs) from the fourth formation
+// on; read the result with `node tools/diag/profile-report.mjs <dir>`. --keep: leaves the stack directory
+// (its logs/) in place and prints where.
+import { register } from 'node:module';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { parseArgs } from 'node:util';
+
+register('../ts/hooks.mjs', import.meta.url);
+await import('reflect-metadata');
+
+const { values: opt } = parseArgs({ options: { count: { type: 'string', default: '10' }, show: { type: 'string', default: '3' }, 'all-subjects': { type: 'boolean', default: false }, profile: { type: 'string' }, keep: { type: 'boolean', default: false } } });
+const COUNT = Number(opt.count);
+const WARM = 3;
+const profileDir = opt.profile ? resolve(opt.profile) : undefined;
+if (profileDir) {
+  mkdirSync(profileDir, { recursive: true });
+  for (const f of ['start', 'stop']) rmSync(join(profileDir, f), { force: true });
+  process.env.THK_PROFILE_DIR = profileDir;
+  process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${new URL('./profile-hook.mjs', import.meta.url).href}`.trim();
+}
+const { startStack } = await import('../stack/stack.mjs');
+const { sealTo, followEvents } = await import('../stack/demo-flow.mjs');
+const { createTestDatabase, startTestNats, freePort } = await import('@thk/testing');
+const { connect } = await import('@nats-io/transport-node');
+
+const shm = mkdtempSync('/dev/shm/thk-trace-');
+const nats = await startTestNats();
+const dbs = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`trace_${n}`)));
+let stack;
+let nc;
+try {
+  stack = await startStack({
+    stackDir: join(shm, 'stack'), natsUrl: nats.url, databaseUrl: dbs[0].url.replace(/\/[^/]+$/, '/postgres'),
+    databases: { accounts: dbs[0].url, issuance: dbs[1].url, ca: dbs[2].url },
+    ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
+    quiet: true, log: () => undefined,
+    gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
+    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', PKCS11_RESCAN: 'slot-list' },
+  });
+  nc = await connect({ servers: nats.url });
+  let trace = null;
+  const quiet = /^(\$JS\.ACK|\$JS\.API\.CONSUMER\.MSG\.NEXT|_INBOX)/;
+  const sub = nc.subscribe('>');
+  void (async () => { for await (const m of sub) if (trace && (opt['all-subjects'] || !quiet.test(m.subject))) trace.push([performance.now(), m.subject, m.data.length]); })();
+
+  const base = stack.gatewayUrl;
+  const session = await (await fetch(`${base}/v1/dev/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rnokpp: '1111111111' }) })).json();
+  const auth = { authorization: `Bearer ${session.accessToken}` };
+  let tokens = [];
+  for (let i = 0; i < 100 && !tokens.length; i++) {
+    tokens = (await (await fetch(`${base}/v1/tokens`, { headers: auth })).json()).items;
+    if (!tokens.length) await new Promise((r) => setTimeout(r, 300));
+  }
+  const cloud = (await (await fetch(`${base}/v1/keys`, { headers: auth })).json()).items.find((k) => k.kind === 'cloud');
+  const token = tokens[0];
+  let pin = null;
+  const totals = [];
+  for (let i = 0; i < COUNT; i++) {
+    if (profileDir && i === WARM) writeFileSync(join(profileDir, 'start'), String(process.hrtime.bigint() / 1000n));
+    const newPin = `Trace-Pin-${i + 1}`;
+    const body = { validity: 'P1D', tokenId: token.tokenId, cloudKeyPassword: 'Demo-Cloud-Key-1', newKeyPassword: await sealTo(token.agentKey, newPin), ...(pin ? { currentTokenPassword: await sealTo(token.agentKey, pin) } : {}) };
+    trace = [];
+    const t0 = performance.now();
+    const res = await fetch(`${base}/v1/keys/${cloud.id}/temporary-hardware-keys`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json', 'idempotency-key': randomUUID() }, body: JSON.stringify(body) });
+    const accepted = await res.json();
+    if (res.status !== 202) throw new Error(`POST → ${res.status} ${JSON.stringify(accepted)}`);
+    trace.push([performance.now(), '« HTTP 202 »', 0]);
+    await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, (ev) => { trace.push([performance.now(), `« SSE ${ev.json?.status} »`, 0]); }, 120_000);
+    const ms = performance.now() - t0;
+    totals.push(ms);
+    pin = newPin;
+    if (i >= COUNT - Number(opt.show)) {
+      console.log(`\n─── formation ${i + 1}: ${ms.toFixed(1)} ms   (ms since the POST · since the line before · subject · bytes)`);
+      let prev = t0;
+      for (const [t, subject, bytes] of trace) { console.log(`${(t - t0).toFixed(1).padStart(7)} ${`+${(t - prev).toFixed(1)}`.padStart(7)}  ${subject}${bytes ? ` ${bytes}` : ''}`); prev = t; }
+    }
+    trace = null;
+  }
+  console.log(`\nall ${COUNT}, sorted: ${totals.sort((a, b) => a - b).map((x) => x.toFixed(0)).join(' ')} ms`);
+  if (profileDir) {
+    writeFileSync(join(profileDir, 'stop'), '');
+    await new Promise((r) => setTimeout(r, 1_500));
+    console.log(`profiles in ${profileDir}: node tools/diag/profile-report.mjs ${profileDir}`);
+  }
+} finally {
+  await nc?.close();
+  await stack?.stop();
+  await nats.stop();
+  await Promise.all(dbs.map((d) => d.drop()));
+  if (opt.keep) console.log(`kept ${shm} (logs in stack/logs)`); else rmSync(shm, { recursive: true, force: true });
+}
