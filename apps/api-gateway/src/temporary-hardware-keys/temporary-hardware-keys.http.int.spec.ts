@@ -339,7 +339,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
         h.participants.silence(RequestTemporaryHardwareKeyV1);
         const started = Date.now();
         expectProblem(await post(), 503, 'service-unavailable');
-        expect(Date.now() - started).toBeLessThan(4_000);
+        expect(Date.now() - started).toBeLessThan(7_000); // the harness's forming timeout is 5 s
         playIssuance(h);
       });
     });

@@ -46,7 +46,9 @@ export function testConfig(natsUrl: string, overrides: Partial<Omit<GatewayConfi
       algorithms: ['ES256', 'RS256'], userClaim: 'sub', clockToleranceSeconds: 5, devSecret: null, devTokenTtlSeconds: 3_600,
       ...auth,
     },
-    rpc: { timeoutMs: 1_000, formingTimeoutMs: 2_000 },
+    // Far above a played participant's answer (~1 ms), yet short enough for the 503 tests: a full CI run on two
+    // cores once kept a played answer from this process past a 1 s timeout.
+    rpc: { timeoutMs: 3_000, formingTimeoutMs: 5_000 },
     rateLimit: defaultRateLimits,
     progress: { bufferedRequests: 1_000, heartbeatMs: 15_000, maxStreamMs: 60_000 },
     cabinetDir: null,
