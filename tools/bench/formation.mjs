@@ -34,6 +34,9 @@ const PER_AGENT = Number(args['per-agent']);
 // token, 40 ms at 120 — a cost of SoftHSM's emulation that no hardware module has; `--rescan
 // reinitialize` measures it.
 const AGENT_RESCAN = args.rescan;
+// The agents' inventory heartbeat at its production default (the local stack's 5 s is for the demo: a token
+// shows online at once); each report is work for the agent, accounts and the bus in the middle of a formation.
+const HEARTBEAT = '15';
 const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'completed'];
 
 const { startStack, DEMO_AGENT_ID } = await import('../stack/stack.mjs');
@@ -86,7 +89,7 @@ async function setupSystem(shm) {
     ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
     quiet: true, log: () => undefined,
     gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
-    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', PKCS11_RESCAN: AGENT_RESCAN },
+    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', PKCS11_RESCAN: AGENT_RESCAN, AGENT_HEARTBEAT_SECONDS: HEARTBEAT },
   });
   const extra = [];
   try {
@@ -100,7 +103,7 @@ async function setupSystem(shm) {
       if (!r.json().ok) throw new Error(`register ${agentId}: ${JSON.stringify(r.json())}`);
       extra.push(spawn(process.execPath, ['apps/token-agent/dist/main.js', 'run'], {
         stdio: 'ignore',
-        env: { ...process.env, NATS_URL: nats.url, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: AGENT_RESCAN, SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: '5', LOG_LEVEL: 'warn' },
+        env: { ...process.env, NATS_URL: nats.url, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: AGENT_RESCAN, SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: HEARTBEAT, LOG_LEVEL: 'warn' },
       }));
     }
     await nc.close();
