@@ -42,7 +42,12 @@ export class HardwareKeyRequestsHttpController {
     const requestId = parseId(rawRequestId);
     const fetchHistory = async (): Promise<ProgressEvent[]> =>
       eventsFromView(await this.gw.rpc.call(GetHardwareKeyRequestV1, { userId: user.userId, requestId }));
-    const history = await fetchHistory();
+    // This replica's feed holds the request's events from the first on, without a gap (the usual case: a
+    // client opens the stream right after its 202): that is the history, with no query to issuance while
+    // the saga's first step runs. Anything less (another replica's request, a restart, another user's
+    // request: the snapshot is only the owner's) asks issuance, which also answers 404 for a stranger.
+    const buffered = this.gw.feed.snapshot(requestId, user.userId);
+    const history = buffered.length > 0 && buffered.every((e, i) => e.sequence === i + 1) ? buffered : await fetchHistory();
 
     reply.hijack();
     const raw = reply.raw;

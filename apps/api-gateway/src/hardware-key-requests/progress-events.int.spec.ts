@@ -107,6 +107,30 @@ describe('api-gateway: the progress stream (SSE)', () => {
       expect(rest.map((e) => e.id)).toEqual(['6', '7']);
     });
 
+    it('asks issuance nothing when this replica\'s feed holds the request\'s events from the first on, and asks it when the first is missing', async () => {
+      const fromStart = createRequest(['requested']);
+      const later = createRequest(['requested']);
+      await progress(fromStart, 1, 'requested');
+      await progress(fromStart, 2, 'key-generating');
+      await progress(later, 2, 'key-generating');
+      const buffered = (id: string, n: number) => async () => {
+        for (let i = 0; i < 100 && h.gateway.context.feed.snapshot(id, userId).length < n; i++) await new Promise((r) => setTimeout(r, 20));
+      };
+      await buffered(fromStart, 2)();
+      await buffered(later, 1)();
+      const queries = () => h.participants.callsTo(GetHardwareKeyRequestV1).length;
+      const before = queries();
+      const stream = await events(fromStart);
+      expect([(await stream.next())!.id, (await stream.next())!.id]).toEqual(['1', '2']);
+      expect(queries()).toBe(before);
+      await progress(fromStart, 3, 'failed', { failure: { code: 'agent-timeout', detail: 'the agent did not answer in time' } });
+      expect((await stream.untilClosed()).map((e) => e.id)).toEqual(['3']);
+      const other = await events(later);
+      expect([(await other.next())!.id, (await other.next())!.id]).toEqual(['1', '2']); // 1 from issuance's history
+      expect(queries()).toBe(before + 1);
+      other.close();
+    });
+
     it('closes at once, sending nothing, when the client already saw the terminal event', async () => {
       const requestId = createRequest(['requested']);
       for (let seq = 2; seq <= 7; seq++) await progress(requestId, seq, happyPath[seq - 1]!);
