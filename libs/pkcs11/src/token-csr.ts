@@ -1,6 +1,6 @@
 import 'reflect-metadata';
-import { verify } from 'node:crypto';
 import { Name, Pkcs10CertificateRequestGenerator, type Extension, type JsonNameParams, type Pkcs10CertificateRequest } from '@peculiar/x509';
+import { bytesEqual, parseCsr, verifyCsrSignature } from '@thk/pki';
 import { Pkcs11Error } from './pkcs11.error.js';
 import type { Handle } from './pkcs11js.js';
 import type { TokenKeyAlgorithm } from './token.js';
@@ -52,30 +52,12 @@ export async function createTokenCsr(request: TokenCsrRequest): Promise<Pkcs10Ce
     signingAlgorithm,
     ...(request.extensions ? { extensions: request.extensions } : {}),
   }, provider);
-  // Checked with node:crypto, synchronously, against the key read from the token: the same check as
-  // `csr.verify()`, without its WebCrypto import and verify jobs (two thread-pool hops on the agent's
-  // critical path). ECDSA's signature is DER here (X.509's form), RSA's PKCS#1 v1.5.
-  if (!verify('sha256', certificationRequestInfo(Buffer.from(csr.rawData)), { key: spki, format: 'der', type: 'spki' }, Buffer.from(csr.signature))) {
+  // The CA's own proof-of-possession check (libs/pki, node:crypto on this thread: no WebCrypto jobs and
+  // their thread-pool hops on the agent's critical path), on the request as encoded, and its key must be
+  // the one read from the token.
+  const parsed = parseCsr(new Uint8Array(csr.rawData));
+  if (!bytesEqual(parsed.spki, spki) || !verifyCsrSignature(parsed)) {
     throw new Pkcs11Error('CKR_SIGNATURE_INVALID', 'C_Sign', { message: 'the token produced a CSR whose signature does not verify' });
   }
   return csr;
-}
-
-/** The signed part of a DER CertificationRequest: the first element of its outer SEQUENCE, as encoded. */
-function certificationRequestInfo(der: Buffer): Buffer {
-  const outer = derHeader(der, 0);
-  const inner = derHeader(der, outer.header);
-  return der.subarray(outer.header, outer.header + inner.header + inner.length);
-}
-
-/** The header size and content length of the DER element at `offset` (definite lengths only, as DER has). */
-function derHeader(der: Buffer, offset: number): { header: number; length: number } {
-  if (der[offset] !== 0x30) throw new Pkcs11Error('CKR_GENERAL_ERROR', 'C_Sign', { message: 'the CSR is not a DER SEQUENCE' });
-  const first = der[offset + 1]!;
-  if (first < 0x80) return { header: 2, length: first };
-  const count = first & 0x7f;
-  if (count === 0 || count > 4 || offset + 2 + count > der.length) throw new Pkcs11Error('CKR_GENERAL_ERROR', 'C_Sign', { message: 'the CSR has a malformed length' });
-  let length = 0;
-  for (let i = 0; i < count; i++) length = length * 256 + der[offset + 2 + i]!;
-  return { header: 2 + count, length };
 }
