@@ -39,9 +39,9 @@ const AGENT_RESCAN = args.rescan;
 const HEARTBEAT = '15';
 const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'completed'];
 
-const { startStack, DEMO_AGENT_ID } = await import('../stack/stack.mjs');
+const { startIsolatedStack, demoUser } = await import('./isolated-stack.mjs');
 const { sealTo, followEvents } = await import('../stack/demo-flow.mjs');
-const { createTestDatabase, startTestNats, freePort } = await import('@thk/testing');
+const { createTestDatabase } = await import('@thk/testing');
 const { Pkcs11Module, createTokenCsr } = await import('@thk/pkcs11');
 const { signCertificate, createTestCa, parseCsr, randomSerial, verifyCsrSignatureAsync } = await import('@thk/pki');
 const { CompactSign, compactVerify } = await import('jose');
@@ -81,20 +81,11 @@ function softhsmToken(dir, label, soPin) {
 // ───────────────────────────── the system, through HTTP ─────────────────────────────
 /** Starts the stack with AGENTS agents; `form(i)` forms one key on token i through HTTP, timed from the POST to `completed`. */
 async function setupSystem(shm) {
-  const nats = await startTestNats();
-  const dbs = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`bench_${n}`)));
-  const stack = await startStack({
-    stackDir: join(shm, 'stack'), natsUrl: nats.url, databaseUrl: dbs[0].url.replace(/\/[^/]+$/, '/postgres'),
-    databases: { accounts: dbs[0].url, issuance: dbs[1].url, ca: dbs[2].url },
-    ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
-    quiet: true, log: () => undefined,
-    gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
-    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', PKCS11_RESCAN: AGENT_RESCAN, AGENT_HEARTBEAT_SECONDS: HEARTBEAT },
-  });
+  const { stack, natsUrl, stop } = await startIsolatedStack(shm, { agentEnv: { PKCS11_RESCAN: AGENT_RESCAN, AGENT_HEARTBEAT_SECONDS: HEARTBEAT } });
   const extra = [];
   try {
     const { connect } = await import('@nats-io/transport-node');
-    const nc = await connect({ servers: nats.url });
+    const nc = await connect({ servers: natsUrl });
     for (let i = 1; i < AGENTS; i++) {
       const agentId = `bench-agent-${i}`;
       const soPin = randomBytes(6).toString('hex');
@@ -103,21 +94,12 @@ async function setupSystem(shm) {
       if (!r.json().ok) throw new Error(`register ${agentId}: ${JSON.stringify(r.json())}`);
       extra.push(spawn(process.execPath, ['apps/token-agent/dist/main.js', 'run'], {
         stdio: 'ignore',
-        env: { ...process.env, NATS_URL: nats.url, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: AGENT_RESCAN, SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: HEARTBEAT, LOG_LEVEL: 'warn' },
+        env: { ...process.env, NATS_URL: natsUrl, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: AGENT_RESCAN, SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: HEARTBEAT, LOG_LEVEL: 'warn' },
       }));
     }
     await nc.close();
     const base = stack.gatewayUrl;
-    const session = await (await fetch(`${base}/v1/dev/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rnokpp: '1111111111' }) })).json();
-    const auth = { authorization: `Bearer ${session.accessToken}` };
-    let tokens = [];
-    for (let i = 0; i < 100 && tokens.length < AGENTS; i++) {
-      tokens = (await (await fetch(`${base}/v1/tokens`, { headers: auth })).json()).items;
-      if (tokens.length < AGENTS) await new Promise((r) => setTimeout(r, 300));
-    }
-    if (tokens.length < AGENTS) throw new Error(`only ${tokens.length} of ${AGENTS} tokens came online`);
-    const keys = (await (await fetch(`${base}/v1/keys`, { headers: auth })).json()).items;
-    const cloud = keys.find((k) => k.kind === 'cloud');
+    const { accessToken, auth, tokens, cloud } = await demoUser(base, AGENTS);
     const pins = new Map();
     let counter = 0;
     let recordMarks = false;
@@ -134,7 +116,7 @@ async function setupSystem(shm) {
       const accepted = await res.json();
       if (res.status !== 202) throw new Error(`POST → ${res.status} ${JSON.stringify(accepted)}`);
       const marks = { accepted: performance.now() - t0 };
-      const events = await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, (ev) => { marks[ev.json?.status] ??= performance.now() - t0; }, 120_000);
+      const events = await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, accessToken, (ev) => { marks[ev.json?.status] ??= performance.now() - t0; }, 120_000);
       const ms = performance.now() - t0;
       if (recordMarks) stepMarks.push(marks);
       const last = events.at(-1)?.json;
@@ -154,9 +136,7 @@ async function setupSystem(shm) {
   }
   async function close() {
     for (const c of extra) c.kill('SIGTERM');
-    await stack.stop();
-    await nats.stop();
-    await Promise.all(dbs.map((d) => d.drop()));
+    await stop();
   }
 }
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
-// Where one formation's time goes, message by message: starts the stack (as the formation benchmark does:
-// a private nats-server, fresh databases, a stack directory on /dev/shm, the agent reading the slot list),
-// forms keys one after another through HTTP and prints, for the last few, every message on the bus (a
+// Where one formation's time goes, message by message: starts the stack as the formation benchmark does
+// (tools/bench/isolated-stack.mjs, on /dev/shm, the agent reading the slot list), forms keys one after
+// another through HTTP and prints, for the last few, every message on the bus (a
 // subscription to `>`; JetStream deliveries show too, under their original subject) and the HTTP/SSE marks,
 // each with its time since the POST and since the line before.
 //
@@ -30,40 +30,23 @@ if (profileDir) {
   process.env.THK_PROFILE_DIR = profileDir;
   process.env.NODE_OPTIONS = `${process.env.NODE_OPTIONS ?? ''} --import=${new URL('./profile-hook.mjs', import.meta.url).href}`.trim();
 }
-const { startStack } = await import('../stack/stack.mjs');
+const { startIsolatedStack, demoUser } = await import('../bench/isolated-stack.mjs');
 const { sealTo, followEvents } = await import('../stack/demo-flow.mjs');
-const { createTestDatabase, startTestNats, freePort } = await import('@thk/testing');
 const { connect } = await import('@nats-io/transport-node');
 
 const shm = mkdtempSync('/dev/shm/thk-trace-');
-const nats = await startTestNats();
-const dbs = await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`trace_${n}`)));
-let stack;
+let running;
 let nc;
 try {
-  stack = await startStack({
-    stackDir: join(shm, 'stack'), natsUrl: nats.url, databaseUrl: dbs[0].url.replace(/\/[^/]+$/, '/postgres'),
-    databases: { accounts: dbs[0].url, issuance: dbs[1].url, ca: dbs[2].url },
-    ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
-    quiet: true, log: () => undefined,
-    gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
-    issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', PKCS11_RESCAN: 'slot-list' },
-  });
-  nc = await connect({ servers: nats.url });
+  running = await startIsolatedStack(shm, { agentEnv: { PKCS11_RESCAN: 'slot-list' }, dbPrefix: 'trace' });
+  nc = await connect({ servers: running.natsUrl });
   let trace = null;
   const quiet = /^(\$JS\.ACK|\$JS\.API\.CONSUMER\.MSG\.NEXT|_INBOX)/;
   const sub = nc.subscribe('>');
   void (async () => { for await (const m of sub) if (trace && (opt['all-subjects'] || !quiet.test(m.subject))) trace.push([performance.now(), m.subject, m.data.length]); })();
 
-  const base = stack.gatewayUrl;
-  const session = await (await fetch(`${base}/v1/dev/session`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ rnokpp: '1111111111' }) })).json();
-  const auth = { authorization: `Bearer ${session.accessToken}` };
-  let tokens = [];
-  for (let i = 0; i < 100 && !tokens.length; i++) {
-    tokens = (await (await fetch(`${base}/v1/tokens`, { headers: auth })).json()).items;
-    if (!tokens.length) await new Promise((r) => setTimeout(r, 300));
-  }
-  const cloud = (await (await fetch(`${base}/v1/keys`, { headers: auth })).json()).items.find((k) => k.kind === 'cloud');
+  const base = running.stack.gatewayUrl;
+  const { accessToken, auth, tokens, cloud } = await demoUser(base);
   const token = tokens[0];
   let pin = null;
   const totals = [];
@@ -77,7 +60,7 @@ try {
     const accepted = await res.json();
     if (res.status !== 202) throw new Error(`POST → ${res.status} ${JSON.stringify(accepted)}`);
     trace.push([performance.now(), '« HTTP 202 »', 0]);
-    await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, session.accessToken, (ev) => { trace.push([performance.now(), `« SSE ${ev.json?.status} »`, 0]); }, 120_000);
+    await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, accessToken, (ev) => { trace.push([performance.now(), `« SSE ${ev.json?.status} »`, 0]); }, 120_000);
     const ms = performance.now() - t0;
     totals.push(ms);
     pin = newPin;
@@ -96,8 +79,6 @@ try {
   }
 } finally {
   await nc?.close();
-  await stack?.stop();
-  await nats.stop();
-  await Promise.all(dbs.map((d) => d.drop()));
+  await running?.stop();
   if (opt.keep) console.log(`kept ${shm} (logs in stack/logs)`); else rmSync(shm, { recursive: true, force: true });
 }
