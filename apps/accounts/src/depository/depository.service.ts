@@ -173,37 +173,39 @@ export class Depository {
    * the upgrade simply waits for the next right password.
    */
   private async succeeded(keyId: string, sealed: SealedKey, plain: Buffer, pw: Buffer): Promise<void> {
-    let upgraded: SealedKey | null = null;
     const target = strongerKdf(sealed.kdf, this.options.kdf);
-    if (target) {
-      try {
-        const kdf = newKdf(target);
-        const derived = await this.pool.run(() => deriveKey(pw, kdf));
-        try {
-          upgraded = sealWithDerivedKey(keyId, plain, derived, kdf, this.options.kek);
-        } finally {
-          derived.fill(0);
-        }
-      } catch (error) {
-        this.log.warn({ keyId, code: AppError.is(error) ? error.code : 'kdf-failed' }, 'raising the KDF parameters of a sealed key was postponed');
-      }
-    }
+    const upgraded = target ? await this.resealed(keyId, plain, pw, target) : null;
     if (!upgraded) {
       // One statement: no transaction around it (two round trips fewer on every right password).
-      await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
+      await this.ds.query(RESET_ATTEMPTS, [keyId, this.clock()]);
       return;
     }
-    const upgrade = upgraded;
     await this.ds.transaction(async (manager) => {
-      await manager.query('UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1', [keyId, this.clock()]);
+      await manager.query(RESET_ATTEMPTS, [keyId, this.clock()]);
       const rows: unknown[] = await manager.query(
         `WITH u AS (UPDATE cloud_key_secrets SET kdf = $2, kek_id = $3, sealed = $4 WHERE key_id = $1 AND sealed = $5 RETURNING key_id) SELECT * FROM u`,
-        [keyId, JSON.stringify(upgrade.kdf), upgrade.kekId, upgrade.sealed, sealed.sealed],
+        [keyId, JSON.stringify(upgraded.kdf), upgraded.kekId, upgraded.sealed, sealed.sealed],
       );
       if (rows.length) {
-        this.log.info({ keyId, from: kdfSummary(sealed.kdf), to: kdfSummary(upgrade.kdf) }, 'sealed key raised to the configured KDF parameters');
+        this.log.info({ keyId, from: kdfSummary(sealed.kdf), to: kdfSummary(upgraded.kdf) }, 'sealed key raised to the configured KDF parameters');
       }
     });
+  }
+
+  /** The key sealed again at `target` (new salt, current KEK), or null when the pool is too busy for the extra KDF. */
+  private async resealed(keyId: string, plain: Buffer, pw: Buffer, target: KdfSettings): Promise<SealedKey | null> {
+    try {
+      const kdf = newKdf(target);
+      const derived = await this.pool.run(() => deriveKey(pw, kdf));
+      try {
+        return sealWithDerivedKey(keyId, plain, derived, kdf, this.options.kek);
+      } finally {
+        derived.fill(0);
+      }
+    } catch (error) {
+      this.log.warn({ keyId, code: AppError.is(error) ? error.code : 'kdf-failed' }, 'raising the KDF parameters of a sealed key was postponed');
+      return null;
+    }
   }
 
   /** Operator command: lifts the lockout and resets the counter. */
@@ -224,6 +226,8 @@ export class Depository {
     await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE key_id = $1', [keyId]);
   }
 }
+
+const RESET_ATTEMPTS = 'UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1';
 
 export function accessBlocked(keyId: string): AppError {
   return new AppError('key-access-blocked', 'access to this key is blocked after too many wrong passwords; an operator must unblock it', { meta: { keyId } });
