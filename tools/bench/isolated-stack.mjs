@@ -11,12 +11,12 @@ const { createTestDatabase, startTestNats, freePort } = await import('@thk/testi
 export async function startIsolatedStack(dir, { agentEnv = {}, dbPrefix = 'bench' } = {}) {
   const nats = await startTestNats();
   const dbs = [];
+  let stack;
   const stop = async () => {
     await stack?.stop();
     await nats.stop();
     await Promise.all(dbs.map((d) => d.drop()));
   };
-  let stack;
   try {
     dbs.push(...await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`${dbPrefix}_${n}`))));
     stack = await startStack({
