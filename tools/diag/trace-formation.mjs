@@ -5,14 +5,16 @@
 // subscription to `>`; JetStream deliveries show too, under their original subject) and the HTTP/SSE marks,
 // each with its time since the POST and since the line before.
 //
-//   node tools/diag/trace-formation.mjs [--count 10] [--show 3] [--all-subjects] [--profile <dir>] [--keep]
+//   node tools/diag/trace-formation.mjs [--count 10] [--show 3] [--all-subjects] [--cpu] [--profile <dir>] [--keep]
 //
+// --cpu: prints the CPU time (user + system, from /proc) each process of the stack, and Postgres, spent
+// per formation from the fourth on, without a profiler's overhead.
 // --profile <dir>: every service samples its CPU (tools/diag/profile-hook.mjs) from the fourth formation
 // on; read the result with `node tools/diag/profile-report.mjs <dir>`. --keep: leaves the stack directory
 // (its logs/) in place and prints where.
 import { register } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
@@ -20,7 +22,7 @@ import { parseArgs } from 'node:util';
 register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
 
-const { values: opt } = parseArgs({ options: { count: { type: 'string', default: '10' }, show: { type: 'string', default: '3' }, 'all-subjects': { type: 'boolean', default: false }, profile: { type: 'string' }, keep: { type: 'boolean', default: false } } });
+const { values: opt } = parseArgs({ options: { count: { type: 'string', default: '10' }, show: { type: 'string', default: '3' }, 'all-subjects': { type: 'boolean', default: false }, cpu: { type: 'boolean', default: false }, profile: { type: 'string' }, keep: { type: 'boolean', default: false } } });
 const COUNT = Number(opt.count);
 const WARM = 3;
 const profileDir = opt.profile ? resolve(opt.profile) : undefined;
@@ -50,7 +52,9 @@ try {
   const token = tokens[0];
   let pin = null;
   const totals = [];
+  let cpuBefore;
   for (let i = 0; i < COUNT; i++) {
+    if (opt.cpu && i === WARM) cpuBefore = cpuTimes(running.stack.children);
     if (profileDir && i === WARM) writeFileSync(join(profileDir, 'start'), String(process.hrtime.bigint() / 1000n));
     const newPin = `Trace-Pin-${i + 1}`;
     const body = { validity: 'P1D', tokenId: token.tokenId, cloudKeyPassword: 'Demo-Cloud-Key-1', newKeyPassword: await sealTo(token.agentKey, newPin), ...(pin ? { currentTokenPassword: await sealTo(token.agentKey, pin) } : {}) };
@@ -71,6 +75,14 @@ try {
     }
     trace = null;
   }
+  if (cpuBefore) {
+    const after = cpuTimes(running.stack.children);
+    const n = COUNT - WARM;
+    const rows = [...after].map(([name, ms]) => [name, (ms - (cpuBefore.get(name) ?? 0)) / n]).sort((a, b) => b[1] - a[1]);
+    console.log(`\nCPU per formation (user + system, ${n} formations; /proc ticks of 10 ms, so ±${(10 / n).toFixed(1)} ms):`);
+    for (const [name, ms] of rows) console.log(`  ${name.padEnd(14)} ${ms.toFixed(1).padStart(6)} ms`);
+    console.log(`  ${'total'.padEnd(14)} ${rows.reduce((a, [, ms]) => a + ms, 0).toFixed(1).padStart(6)} ms`);
+  }
   console.log(`\nall ${COUNT}, sorted: ${totals.sort((a, b) => a - b).map((x) => x.toFixed(0)).join(' ')} ms`);
   if (profileDir) {
     writeFileSync(join(profileDir, 'stop'), '');
@@ -81,4 +93,25 @@ try {
   await nc?.close();
   await running?.stop();
   if (opt.keep) console.log(`kept ${shm} (logs in stack/logs)`); else rmSync(shm, { recursive: true, force: true });
+}
+
+/** CPU ms (utime + stime) of the stack's processes by name, of this process, and of every postgres process together. */
+function cpuTimes(children) {
+  const tick = 10; // USER_HZ is 100 on Linux
+  const of = (pid) => {
+    try {
+      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      return (Number(f[11]) + Number(f[12])) * tick;
+    } catch { return 0; }
+  };
+  const out = new Map();
+  for (const c of children) if (c.child?.pid && !c.exited && c.name !== 'build') out.set(c.name, of(c.child.pid));
+  out.set('bench client', of(process.pid));
+  let pg = 0;
+  for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
+    try { if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') pg += of(pid); } catch { /* gone */ }
+  }
+  out.set('postgres', pg);
+  return out;
 }

@@ -1,4 +1,4 @@
-import { Server, type CustomTransportStrategy } from '@nestjs/microservices';
+import { Server, type CustomTransportStrategy, type MessageHandler } from '@nestjs/microservices';
 import { jetstream, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { headers, type NatsConnection, type Subscription } from '@nats-io/transport-node';
 import {
@@ -94,6 +94,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly log: Logger;
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
+  /** Handlers by subject pattern, once found: Nest's own lookup first tries `JSON.parse` on the pattern, a thrown error per message. */
+  private readonly handlerCache = new Map<string, MessageHandler>();
   private rpcSem: Semaphore;
   private closed = false;
 
@@ -233,7 +235,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await this.deadLetter(m, spec, toAppError(error));
       return;
     }
-    const handler = this.getHandlerByPattern(pattern);
+    const handler = this.handlerFor(pattern);
     if (!handler) {
       // The consumer's filter is wider than what this service handles: nothing to do.
       m.ack();
@@ -283,6 +285,15 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       this.log.warn({ code: error.code, subject: m.subject, type: envelope.type, id: envelope.id, delivery: m.info.deliveryCount, delayMs: delay }, `handler failed, will retry: ${error.message}`);
       m.nak(delay);
     }
+  }
+
+  /** The handler of a pattern (Nest's `getHandlerByPattern`), cached once found; a missing one is looked up again next time. */
+  private handlerFor(pattern: string): MessageHandler | null {
+    const cached = this.handlerCache.get(pattern);
+    if (cached) return cached;
+    const handler = this.getHandlerByPattern(pattern);
+    if (handler) this.handlerCache.set(pattern, handler);
+    return handler;
   }
 
   /** Parses and validates the envelope and its data; upcasts older versions. */
@@ -369,7 +380,7 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     if (!parsed.success) {
       return { ok: false, error: { code: 'validation-failed', message: formatIssues(parsed.error), retryable: false } };
     }
-    const handler = this.getHandlerByPattern(subject);
+    const handler = this.handlerFor(subject);
     if (!handler) return { ok: false, error: { code: 'internal', message: 'no handler', retryable: false } };
     try {
       let result = await handler(parsed.data, new NatsRpcContext([{ subject }]));

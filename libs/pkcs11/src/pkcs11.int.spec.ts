@@ -274,13 +274,16 @@ describe('libs/pkcs11 against SoftHSM2', () => {
         const ca = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']);
         const subjectKey = await webcrypto.subtle.importKey('spki', s.readPublicKey(pair.publicKey).spki, { name: 'ECDSA', namedCurve: 'P-256' }, true, ['verify']);
         const cert = await X509CertificateGenerator.create({
-          serialNumber: '0a1b2c', subject: 'CN=Holder', issuer: 'CN=Test CA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+          // A serial with its top bit set: CKA_SERIAL_NUMBER carries the DER sign byte, as the certificate does.
+          serialNumber: '8a1b2c', subject: 'CN=Holder', issuer: 'CN=Test CA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
           publicKey: subjectKey, signingKey: ca.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' }, extensions: [new BasicConstraintsExtension(false)],
         }, webcrypto as unknown as Crypto);
         const handle = s.createCertificate({ id, label: 'req-cert', der: Buffer.from(cert.rawData) });
-        expect(s.getAttributes(handle, ['CKA_CLASS', 'CKA_ID', 'CKA_VALUE', 'CKA_SERIAL_NUMBER', 'CKA_TOKEN', 'CKA_PRIVATE'])).toEqual({
-          CKA_CLASS: 1, CKA_ID: id, CKA_VALUE: Buffer.from(cert.rawData), CKA_SERIAL_NUMBER: Buffer.from('02030a1b2c', 'hex'), CKA_TOKEN: true, CKA_PRIVATE: false,
+        expect(s.getAttributes(handle, ['CKA_CLASS', 'CKA_ID', 'CKA_VALUE', 'CKA_SERIAL_NUMBER', 'CKA_SUBJECT', 'CKA_ISSUER', 'CKA_TOKEN', 'CKA_PRIVATE'])).toEqual({
+          CKA_CLASS: 1, CKA_ID: id, CKA_VALUE: Buffer.from(cert.rawData), CKA_SERIAL_NUMBER: Buffer.from('0204008a1b2c', 'hex'),
+          CKA_SUBJECT: Buffer.from(cert.subjectName.toArrayBuffer()), CKA_ISSUER: Buffer.from(cert.issuerName.toArrayBuffer()), CKA_TOKEN: true, CKA_PRIVATE: false,
         });
+        expect(() => s.createCertificate({ id, label: 'req-cert', der: Buffer.from(cert.rawData).subarray(0, 100) })).toThrow(expect.objectContaining({ ckr: 'CKR_ARGUMENTS_BAD' }));
         const { stdout } = await run('pkcs11-tool', ['--module', hsm.modulePath, '--token-label', 'with-pin', '--login', '--pin', USER_PIN, '-O'], { env: { ...process.env, ...hsm.env } });
         const blocks = stdout.split(/\n(?=\S)/).filter((b) => b.includes(`ID:         ${id.toString('hex')}`));
         expect(blocks.map((b) => b.split('\n')[0]!.replace(/\s*Object;\s*/, '').trim()).sort()).toEqual(['Certificate', 'Private Key', 'Public Key'].map((k) => expect.stringContaining(k)));

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import pg from 'pg';
 import { BlockKeyV1, GetCertificateStatusV1, RevokeCertificateV1 } from '@thk/contracts';
 import { MessagePublisher, RpcClient } from '@thk/messaging';
 import { devLogin, eventually, followEvents, http, run, sealTo, startE2eStack, tokenObjects, type E2eEnvironment } from './harness.js';
@@ -267,6 +268,21 @@ describe('forming a temporary hardware key, end to end', () => {
       const res = await post(user.body.keyId, await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'Blocked-Cloud-1' }), randomUUID(), t);
       expect(res.status).toBe(409);
       expect(res.body.code).toBe('key-not-eligible');
+      // The depository is asked beside the key's own check, so it must refuse such a key before trying
+      // any password: wrong guesses at a key that cannot be a base are not counted against its owner.
+      const wrong = await formBody('P1D', 'Token-Pin-9', { cloudKeyPassword: 'not-the-password' });
+      for (let i = 0; i < 6; i++) {
+        const r = await post(user.body.keyId, wrong, randomUUID(), t);
+        expect([r.status, r.body.code]).toEqual([409, 'key-not-eligible']);
+      }
+      const db = new pg.Client({ connectionString: env.databases.accounts });
+      await db.connect();
+      try {
+        const { rows } = await db.query('SELECT failed_attempts FROM cloud_key_secrets WHERE key_id = $1', [user.body.keyId]);
+        expect(rows).toEqual([{ failed_attempts: 0 }]);
+      } finally {
+        await db.end();
+      }
       await expectNothingStarted(before, [token, t]);
     });
   });

@@ -28,6 +28,8 @@ export interface Stack {
 export interface E2eEnvironment {
   stack: Stack;
   dir: string;
+  /** Each service's own database, for checks that the HTTP API cannot show. */
+  databases: { accounts: string; issuance: string; ca: string };
   close(): Promise<void>;
 }
 
@@ -53,6 +55,7 @@ export async function startE2eStack(options: { issuanceEnv?: Record<string, stri
   }
   return {
     stack, dir,
+    databases: { accounts: accounts.url, issuance: issuance.url, ca: ca.url },
     async close() {
       await stack.stop();
       await nats.stop();

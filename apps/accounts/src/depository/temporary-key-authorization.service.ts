@@ -8,7 +8,7 @@ import type { DataSource } from 'typeorm';
 import { parseCertificate, type ParsedCertificate } from '../certificates/certificate-info.js';
 import { canBaseTemporaryKeys, effectiveStatus } from '../keys/key-state.js';
 import { notFound } from '../keys/key-queries.service.js';
-import { KeyAccountEntity } from '../persistence/index.js';
+import { keyAccountOfRow, type KeyAccountRow } from '../persistence/index.js';
 import { accessBlocked, type Depository } from './depository.service.js';
 
 /**
@@ -28,11 +28,11 @@ export class TemporaryKeyAuthorizer {
   ) {}
 
   async authorize(request: RpcRequest<typeof AuthorizeTemporaryKeyV1>): Promise<RpcResponse<typeof AuthorizeTemporaryKeyV1>> {
-    // Both reads at once (two pooled connections): one round trip of latency instead of two.
-    const [key, blocked] = await Promise.all([
-      this.ds.manager.findOneBy(KeyAccountEntity, { id: request.baseKeyId }),
-      this.depository.isAccessBlocked(request.baseKeyId),
-    ]);
+    // The key and its depository record's lock in one plain-SQL statement: one round trip, and none of
+    // TypeORM's per-query CPU, while the other two questions of the same call are being answered.
+    const [row]: Array<KeyAccountRow & { access_blocked: boolean | null }> = await this.ds.query(KEY_AND_ACCESS, [request.baseKeyId]);
+    const key = row ? keyAccountOfRow(row) : null;
+    const blocked = row ? row.access_blocked : null;
     if (!key || key.userId !== request.userId) throw notFound(request.baseKeyId);
     const now = this.clock();
     const facts = { ...key, accessBlocked: blocked === true };
@@ -98,3 +98,7 @@ export class TemporaryKeyAuthorizer {
 }
 
 const MAX_CACHED_CERTIFICATES = 10_000;
+
+/** The key, and whether its depository record is locked (`null`: the key has no record, so it cannot be a base). */
+const KEY_AND_ACCESS = `SELECT k.*, CASE WHEN s.key_id IS NULL THEN NULL ELSE s.access_blocked_at IS NOT NULL END AS access_blocked
+  FROM key_accounts k LEFT JOIN cloud_key_secrets s ON s.key_id = k.id WHERE k.id = $1`;

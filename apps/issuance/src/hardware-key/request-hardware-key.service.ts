@@ -59,6 +59,22 @@ export class RequestHardwareKeyService {
     const seen = await this.sagas.findByIdempotencyKey(req.userId, req.idempotencyKey);
     if (seen) return replay(seen, inputHash);
 
+    // The depository checks the password (counting wrong guesses) and signs the authorization. Asked
+    // now, beside the two questions, rather than after them: the KDF is most of this call, and every
+    // round trip before it adds to the answer. That is safe because the depository refuses by itself,
+    // before any password is tried, what the key's answer would refuse here (no such key, not the
+    // user's, not an eligible base: the same rules on the same row), so no guess is counted for a key
+    // refused first; a seen key never gets here. Without a known token the authorization is discarded
+    // right after: the password's verdict still comes first, as the order promises.
+    const requestId = randomUUID();
+    const authorize = (tokenSerial: string) => this.rpc.call(AuthorizeTemporaryKeyV1, {
+      userId: req.userId, baseKeyId: req.baseKeyId, password: req.cloudKeyPassword, requestId, validity: req.validity, tokenSerial,
+    }, call);
+    const assumedSerial = serialOfTokenId(req.tokenId);
+    const authorizing = authorize(assumedSerial);
+    // Observed at once: a refusal of the key's answer below returns before it is awaited.
+    authorizing.catch(() => undefined);
+
     const [keyReply, tokenReply] = await questions;
     if (keyReply.status === 'rejected') throw keyReply.reason;
     assertEligibleBase(keyReply.value, this.clock());
@@ -66,14 +82,9 @@ export class RequestHardwareKeyService {
     if (tokenReply.status === 'fulfilled') token = tokenReply.value.token;
     else if ((tokenReply.reason as AppError).code !== 'token-unavailable') throw tokenReply.reason;
 
-    const requestId = randomUUID();
-    // The depository checks the password (counting wrong guesses) and signs the authorization.
-    // Without a known token the authorization is discarded right after: the password's verdict
-    // still comes first, as the order promises.
-    const authorization = await this.rpc.call(AuthorizeTemporaryKeyV1, {
-      userId: req.userId, baseKeyId: req.baseKeyId, password: req.cloudKeyPassword, requestId, validity: req.validity,
-      tokenSerial: token?.serial ?? serialOfTokenId(req.tokenId),
-    }, call);
+    let authorization = await authorizing;
+    // A serial that the id does not spell plainly (one holding a ':'): the authorization must name the token's own.
+    if (token && token.serial !== assumedSerial) authorization = await authorize(token.serial);
     if (!token) throw new AppError('token-unavailable', 'no such token is online for this user; connect the token and start the signing agent', { meta: { tokenId: req.tokenId } });
     if (token.userPinInitialized && req.currentTokenPassword === null) {
       throw new AppError('current-token-password-required', 'the token already has a password: the request must carry it (sealed to the agent)', { meta: { tokenId: token.tokenId } });
