@@ -264,7 +264,10 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       } finally {
         clearInterval(heartbeat);
       }
-      await m.ackAck().catch(() => m.ack());
+      // A plain ack, not a double one: waiting for the server to confirm it costs a round trip and a
+      // reply to handle for every message, and buys nothing here. A lost ack means a redelivery, which
+      // every handler absorbs (the inbox, or the agent's journal) exactly like one after a crash.
+      try { m.ack(); } catch { /* the connection is gone: the message comes back and is absorbed */ }
     } catch (raw) {
       // An unknown error's message may carry a secret: it goes neither to the log nor to the dead letter.
       let error: AppError;

@@ -126,7 +126,12 @@ export class IssueCertificateService {
     const spkiSha256 = csr instanceof Rejection ? null : spkiFingerprint(csr.spki);
     // The lookup's keys before anything is verified, so that it overlaps the signature checks.
     const key: IssueLookupKey = { requestId: cmd.requestId, spkiSha256, baseSerialNumber: this.verifier.unverifiedBaseCertificate(cmd.authorization)?.serialNumber ?? null };
-    const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256), this.lookups.submit(key)]);
+    const looking = this.lookups.submit(key);
+    // A command alone checks its signatures on this thread, synchronously: without this turn of the
+    // event loop they would run before the lookup's query had gone out (the pool and the driver need
+    // a few microtasks to write it), and the two would follow each other instead of overlapping.
+    if (this.inFlight <= 1) await new Promise<void>((resolve) => setImmediate(resolve));
+    const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256), looking]);
     const write = lookup.decision
       ? this.answerAgain(lookup.decision, examined, meta, envelope.id)
       : await this.decide(examined, lookup, meta, envelope.id);

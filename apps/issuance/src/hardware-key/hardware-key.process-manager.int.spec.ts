@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { jest } from '@jest/globals';
 import type { AppError } from '@thk/core';
 import type { OutgoingMessage } from '@thk/messaging';
 import { OUTBOX_CHANNEL, UnitOfWork, openDatabase } from '@thk/persistence';
@@ -168,19 +169,59 @@ describe('HardwareKeyProcessManager (one load and one statement a step)', () => 
     it('writes neither the inbox mark nor outbox rows when the saga changed between its load and its write, and applies the redelivery', async () => {
       const { request, row } = await started();
       const m = message();
+      // A rival before each write: the one on the row as this process wrote it, then the one after the load.
+      let rivals = 2;
       uow.beforeWrite = async () => {
-        uow.beforeWrite = undefined;
+        if (--rivals === 0) uow.beforeWrite = undefined;
         await ds.query('UPDATE hardware_key_requests SET version = version + 1 WHERE request_id = $1', [request.requestId]);
       };
       await expect(sagas.handle(by(request), generated(request), m)).rejects.toMatchObject({ code: 'issuance.concurrent-update', retryable: true });
       expect(await marks(m)).toBe(0);
       expect(await outboxOf(m)).toEqual([]);
       expect(dispatchedOf(m)).toEqual([]);
-      await expect(sagas.load(request.requestId)).resolves.toMatchObject({ version: row.version + 1, status: 'key-generating' });
+      await expect(sagas.load(request.requestId)).resolves.toMatchObject({ version: row.version + 2, status: 'key-generating' });
 
       await expect(sagas.handle(by(request), generated(request), m)).resolves.toEqual({ outcome: 'applied', status: 'certificate-issuing' });
       expect(await marks(m)).toBe(1);
       expect(await outboxOf(m)).toHaveLength(3);
+    });
+
+    it('decides a step on the row as this process wrote it: one statement and no load, the same outcome as after a load', async () => {
+      const { request, row } = await started();
+      const loads = jest.spyOn(ds, 'query');
+      const m = message();
+      try {
+        await expect(sagas.handle(by(request), generated(request), m)).resolves.toEqual({ outcome: 'applied', status: 'certificate-issuing' });
+        expect(loads.mock.calls.filter(([sql]) => /FROM hardware_key_requests r/.test(String(sql)))).toEqual([]);
+        expect(loads).toHaveBeenCalledTimes(1);
+      } finally {
+        loads.mockRestore();
+      }
+      const after = (await sagas.load(request.requestId))!;
+      expect(after).toMatchObject({ version: row.version + 1, status: 'certificate-issuing' });
+      expect(await marks(m)).toBe(1);
+      expect(await outboxOf(m)).toHaveLength(3);
+      // The same message again: the remembered row would apply nothing new, so it is loaded and found marked.
+      await expect(sagas.handle(by(request), generated(request), m)).resolves.toEqual({ outcome: 'duplicate' });
+      await expect(sagas.load(request.requestId)).resolves.toEqual(after);
+    });
+
+    it('decides afresh on the stored row when another replica moved the saga on: the remembered row writes nothing', async () => {
+      const { request } = await started();
+      const replicaUow = new UnitOfWork(ds);
+      replicaUow.dispatchTo({ dispatch: () => undefined });
+      const replica = new HardwareKeyProcessManager(ds, replicaUow, () => new Date(), { agentStepMs: 120_000, caStepMs: 30_000 });
+      const first = message();
+      await expect(replica.handle(by(request), generated(request), first)).resolves.toEqual({ outcome: 'applied', status: 'certificate-issuing' });
+      const moved = (await sagas.load(request.requestId))!;
+      // The agent reporting the same key again under a new id: on the row this process remembers (key-generating)
+      // it would apply; on the stored one (certificate-issuing) it is an ignored duplicate.
+      const again = message();
+      await expect(sagas.handle(by(request), generated(request), again)).resolves.toEqual({ outcome: 'ignored', reason: 'duplicate TokenKeyGenerated' });
+      await expect(sagas.load(request.requestId)).resolves.toEqual(moved);
+      expect(await outboxOf(again)).toEqual([]);
+      expect(dispatchedOf(again)).toEqual([]);
+      expect(await marks(again)).toBe(1);
     });
 
     it('writes nothing when a delivery that changed no row marked the message between this one\'s load and write', async () => {

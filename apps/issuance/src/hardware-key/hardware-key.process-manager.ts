@@ -63,6 +63,9 @@ const sagasFinished = new Counter({
   registers: [metricsRegistry],
 });
 
+/** How many running sagas' rows a process keeps as it wrote them (`HardwareKeyProcessManager.written`). */
+const REMEMBERED_SAGAS = 10_000;
+
 /** A saga row found for an input, and whether the inbox already holds the input's mark. */
 type Loaded = HardwareKeyRequestRow & { seen: boolean };
 
@@ -114,6 +117,14 @@ const BUMP_VERSION = 'UPDATE hardware_key_requests SET version = version + 1 WHE
  */
 export class HardwareKeyProcessManager {
   private readonly log: Logger;
+  /**
+   * The row as this process last wrote it, for each saga still running (bounded; the oldest go first).
+   * A message for one of them is decided on it and written with the same optimistic statement, which
+   * holds only if the row is still at that version: one round trip a step instead of two. Any other
+   * outcome (the row moved on, through another replica or a deadline; an input the saga does not
+   * apply) takes the ordinary path, which loads the row and checks the inbox first.
+   */
+  private readonly written = new Map<string, HardwareKeyRequestEntity>();
 
   constructor(
     private readonly dataSource: DataSource,
@@ -159,6 +170,7 @@ export class HardwareKeyProcessManager {
     if (written === 'duplicate') throw new Error('unreachable: a start has no inbox mark');
     if (written === 'written') {
       sagaInputs.inc({ input: 'Start', outcome: 'applied' });
+      this.remember(row);
       return { created: true, row };
     }
     const existing = await this.findByIdempotencyKey(command.request.userId, command.idempotencyKey);
@@ -168,6 +180,13 @@ export class HardwareKeyProcessManager {
 
   /** Runs one received message through its saga. A message the saga refuses is thrown non-retryable (dead letter). */
   async handle(locator: SagaLocator, input: SagaInput, meta: InputMeta): Promise<HandleResult> {
+    const remembered = 'requestId' in locator ? this.written.get(locator.requestId) : undefined;
+    if (remembered) {
+      const result = await this.apply(remembered, input, meta, { onlyIfApplied: true });
+      if (result !== 'unmatched' && result !== 'not-applied') return result;
+      // Moved on meanwhile, or not applied as remembered: decided afresh on the stored row.
+      this.written.delete(remembered.requestId);
+    }
     const [sql, key] = 'requestId' in locator ? [LOAD_BY_REQUEST, locator.requestId] : [LOAD_BY_SERIAL, canonicalSerial(locator.certificateSerial)];
     const [loaded]: Loaded[] = await this.dataSource.query(sql, [key, meta.inbox?.consumer ?? null, meta.inbox?.messageId ?? null]);
     if (loaded?.seen) return { outcome: 'duplicate' };
@@ -179,6 +198,7 @@ export class HardwareKeyProcessManager {
     }
     const row = requestOfRow(loaded);
     const result = await this.apply(row, input, meta);
+    if (result === 'not-applied') throw new Error('unreachable: every decision on a loaded row is applied, ignored or refused');
     if (result === 'unmatched') {
       throw new AppError('issuance.concurrent-update', `saga ${row.requestId} changed meanwhile; retrying`, { retryable: true, meta: { requestId: row.requestId } });
     }
@@ -206,7 +226,7 @@ export class HardwareKeyProcessManager {
         const row = await this.load(requestId);
         if (!row || row.deadlineAt === null || row.deadlineAt.getTime() > now.getTime()) continue;
         const result = await this.apply(row, { type: 'DeadlineExpired' }, { causationId: null });
-        if (result !== 'unmatched' && result.outcome === 'applied') fired++;
+        if (typeof result !== 'string' && result.outcome === 'applied') fired++;
       } catch (error) {
         await this.postponeDeadline(requestId, now, error);
       }
@@ -260,9 +280,11 @@ export class HardwareKeyProcessManager {
    * redelivery is then a duplicate), an applied one its state, mark and messages in one statement.
    * `unmatched`: the saga is no longer at the loaded version, and nothing was written.
    */
-  private async apply(row: HardwareKeyRequestEntity, input: SagaInput, meta: InputMeta): Promise<HandleResult | 'unmatched'> {
+  private async apply(row: HardwareKeyRequestEntity, input: SagaInput, meta: InputMeta, options: { onlyIfApplied?: boolean } = {}): Promise<HandleResult | 'unmatched' | 'not-applied'> {
     const ctx = this.context();
     const r = react(row.state, input, ctx);
+    // A remembered row is only a guess at the stored one: what it would not apply is left to the load.
+    if (options.onlyIfApplied && r.decision.outcome !== 'applied') return 'not-applied';
     sagaInputs.inc({ input: input.type, outcome: r.decision.outcome });
     switch (r.decision.outcome) {
       case 'rejected':
@@ -284,15 +306,29 @@ export class HardwareKeyProcessManager {
     const save = next === row.state
       ? { sql: BUMP_VERSION, params: [row.requestId, row.version] }
       : { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(columnsOf(next, ctx.now))] };
+    const columns = next === row.state ? null : columnsOf(next, ctx.now);
     const written = await this.uow.runStatement(save, { inbox: meta.inbox, emit: this.outgoing(r.send, row.requestId, meta.causationId, ctx.now) });
     if (written === 'unmatched') return 'unmatched';
     if (written === 'duplicate') return { outcome: 'duplicate' };
+    this.remember({ ...row, ...(columns ?? {}), version: row.version + 1 });
     if (next.status !== row.status) {
       this.log.info({ requestId: row.requestId, from: row.status, to: next.status, input: input.type }, 'saga moved');
       if (next.status === 'completed') sagasFinished.inc({ status: 'completed', code: '' });
       if (next.status === 'failed') sagasFinished.inc({ status: 'failed', code: next.failure.code });
     }
     return { outcome: 'applied', status: next.status };
+  }
+
+  /**
+   * Keeps the row as written while its saga runs; a finished one is forgotten (its late messages are
+   * rare). The state is kept as the database gives it back (through JSON), so that a decision on it is
+   * the decision on the loaded row.
+   */
+  private remember(row: HardwareKeyRequestEntity): void {
+    this.written.delete(row.requestId);
+    if (row.status === 'completed' || row.status === 'failed') return;
+    if (this.written.size >= REMEMBERED_SAGAS) this.written.delete(this.written.keys().next().value!);
+    this.written.set(row.requestId, { ...row, state: JSON.parse(JSON.stringify(row.state)) as HardwareKeyRequestEntity['state'] });
   }
 
   private outgoing(messages: Reaction['send'], requestId: string, causationId: string | null, now: Date): OutgoingMessage[] {
