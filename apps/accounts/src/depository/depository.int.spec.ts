@@ -1,3 +1,4 @@
+import { jest } from '@jest/globals';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { randomUUID } from 'node:crypto';
 import { compactVerify, decodeProtectedHeader, importX509 } from 'jose';
@@ -92,6 +93,24 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       await authorize(u, u.password);
       expect(await attempts(u.keyId)).toBe(0);
       await expect(authorize(u, 'wrong-3')).rejects.toMatchObject({ meta: { remainingAttempts: 4 } });
+    });
+
+    it('counts the attempt in the statement that reads the key: one statement before the KDF, whatever the verdict', async () => {
+      const u = await user();
+      const query = jest.spyOn(h.accounts.dataSource, 'query');
+      try {
+        for (const password of ['wrong-1', u.password]) {
+          query.mockClear();
+          await authorize(u, password).catch(() => undefined);
+          const statements = query.mock.calls.map(([sql]) => String(sql).replace(/\s+/g, ' '));
+          expect(statements[0]).toMatch(/^WITH k AS .* counted AS \( UPDATE cloud_key_secrets SET failed_attempts = failed_attempts \+ 1/);
+          // No second count: the depository opened the record the statement returned.
+          expect(statements.slice(1).filter((q) => /failed_attempts = failed_attempts \+ 1/.test(q))).toEqual([]);
+        }
+      } finally {
+        query.mockRestore();
+      }
+      expect(await attempts(u.keyId)).toBe(0);
     });
 
     it('refuses a tampered sealed key as an integrity failure that costs no attempt', async () => {

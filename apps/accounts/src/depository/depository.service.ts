@@ -77,17 +77,24 @@ export class Depository {
    * After a right password, a record sealed with weaker KDF parameters than configured is sealed
    * again at today's strength (in the transaction that resets the counter). The caller must wipe the
    * returned buffer.
+   *
+   * `reservedByCaller`: the record as a statement of the caller returned it after counting this
+   * attempt itself, by the same rule (`failed_attempts + 1` where {@link RESERVABLE} held, `updated_at`
+   * = now), so that the count costs no round trip of its own. Every outcome then treats the attempt
+   * exactly as one counted here.
    */
-  async open(keyId: string, password: string): Promise<Buffer> {
-    const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer; failed_attempts: number }> = await this.ds.query(
-      `WITH u AS (UPDATE cloud_key_secrets SET failed_attempts = failed_attempts + 1, updated_at = $3
-        WHERE key_id = $1 AND access_blocked_at IS NULL AND failed_attempts < $2
-        RETURNING kdf, kek_id, sealed, failed_attempts) SELECT * FROM u`,
-      [keyId, this.options.maxAttempts, this.clock()],
-    );
-    const record = reserved[0];
-    if (!record) throw await this.noAttemptLeft(keyId);
-    const sealed: SealedKey = { kdf: record.kdf, kekId: record.kek_id, sealed: record.sealed };
+  async open(keyId: string, password: string, reservedByCaller?: SealedKey): Promise<Buffer> {
+    let sealed = reservedByCaller;
+    if (!sealed) {
+      const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer }> = await this.ds.query(
+        `WITH u AS (UPDATE cloud_key_secrets SET failed_attempts = failed_attempts + 1, updated_at = $3
+          WHERE key_id = $1 AND ${RESERVABLE} RETURNING kdf, kek_id, sealed) SELECT * FROM u`,
+        [keyId, this.options.maxAttempts, this.clock()],
+      );
+      const record = reserved[0];
+      if (!record) throw await this.noAttemptLeft(keyId);
+      sealed = { kdf: record.kdf, kekId: record.kek_id, sealed: record.sealed };
+    }
     const pw = passwordBytes(password);
     try {
       let inner: Buffer;
@@ -222,12 +229,19 @@ export class Depository {
     return { unblocked: rows[0].was_blocked };
   }
 
-  private async giveBack(keyId: string): Promise<void> {
+  /** Takes back one counted attempt (the check could not run, or proved nothing about the password). */
+  async giveBack(keyId: string): Promise<void> {
     await this.ds.query('UPDATE cloud_key_secrets SET failed_attempts = GREATEST(failed_attempts - 1, 0) WHERE key_id = $1', [keyId]);
   }
 }
 
 const RESET_ATTEMPTS = 'UPDATE cloud_key_secrets SET failed_attempts = 0, updated_at = $2 WHERE key_id = $1';
+
+/**
+ * When a `cloud_key_secrets` row may count one more attempt: not blocked, and fewer than the maximum
+ * (`$2`) counted. Statements that count an attempt use it verbatim, with the maximum as `$2`.
+ */
+export const RESERVABLE = 'access_blocked_at IS NULL AND failed_attempts < $2';
 
 export function accessBlocked(keyId: string): AppError {
   return new AppError('key-access-blocked', 'access to this key is blocked after too many wrong passwords; an operator must unblock it', { meta: { keyId } });
