@@ -183,9 +183,9 @@ export class HardwareKeyProcessManager {
     const remembered = 'requestId' in locator ? this.written.get(locator.requestId) : undefined;
     if (remembered) {
       const result = await this.apply(remembered, input, meta, { onlyIfApplied: true });
-      if (result !== 'unmatched' && result !== 'not-applied') return result;
-      // Moved on meanwhile, or not applied as remembered: decided afresh on the stored row.
-      this.written.delete(remembered.requestId);
+      // Moved on meanwhile (forgotten), or not applied as remembered: decided afresh on the stored row.
+      if (result === 'unmatched') this.written.delete(remembered.requestId);
+      else if (result !== 'not-applied') return result;
     }
     const [sql, key] = 'requestId' in locator ? [LOAD_BY_REQUEST, locator.requestId] : [LOAD_BY_SERIAL, canonicalSerial(locator.certificateSerial)];
     const [loaded]: Loaded[] = await this.dataSource.query(sql, [key, meta.inbox?.consumer ?? null, meta.inbox?.messageId ?? null]);
@@ -303,10 +303,10 @@ export class HardwareKeyProcessManager {
     }
     const next = r.state;
     if (next.status === 'none') throw new Error('saga invariant broken: a started saga went back to none');
-    const save = next === row.state
-      ? { sql: BUMP_VERSION, params: [row.requestId, row.version] }
-      : { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(columnsOf(next, ctx.now))] };
     const columns = next === row.state ? null : columnsOf(next, ctx.now);
+    const save = columns
+      ? { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(columns)] }
+      : { sql: BUMP_VERSION, params: [row.requestId, row.version] };
     const written = await this.uow.runStatement(save, { inbox: meta.inbox, emit: this.outgoing(r.send, row.requestId, meta.causationId, ctx.now) });
     if (written === 'unmatched') return 'unmatched';
     if (written === 'duplicate') return { outcome: 'duplicate' };
