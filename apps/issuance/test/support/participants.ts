@@ -98,6 +98,7 @@ export function fakeJws(requestId: string): string {
 export class FakeAccounts {
   readonly keys = new Map<string, FakeKey>();
   readonly tokens = new Map<string, FakeToken>();
+  private readonly serials = new Set<string>();
   readonly calls: Array<{ rpc: string; request: Record<string, unknown> }> = [];
   /** Every password the depository was given (to prove where it went and where not). */
   readonly passwordsSeen: string[] = [];
@@ -172,7 +173,11 @@ export class FakeAccounts {
   }
 
   addToken(options: { userId: string; agentId: string; serial?: string; userPinInitialized?: boolean; algorithms?: KeyAlgorithm[]; online?: boolean }): FakeToken {
-    const serial = options.serial ?? String(100_000 + Math.floor(Math.random() * 900_000));
+    // Unique within the run: the tests tell an agent's commands apart by token serial, and two tokens
+    // drawing the same random serial (one run in ~200 did) would mix two requests' commands.
+    let serial = options.serial;
+    while (serial === undefined || (options.serial === undefined && this.serials.has(serial))) serial = String(100_000 + Math.floor(Math.random() * 900_000));
+    this.serials.add(serial);
     const token: FakeToken = {
       userId: options.userId,
       online: options.online ?? true,
