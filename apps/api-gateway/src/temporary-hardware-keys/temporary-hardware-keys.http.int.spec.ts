@@ -239,6 +239,8 @@ describe('api-gateway: forming a temporary hardware key', () => {
 
         it('answers 503 service-unavailable when the lookup times out, and starts nothing', async () => {
           h.participants.silence(FindHardwareKeyRequestByIdempotencyKeyV1);
+          // The server must hold the new subscriptions before the next call (they go out on another connection).
+          await h.participants.flush();
           try {
             const gateway = await freshGateway({ rpc: { timeoutMs: 300, formingTimeoutMs: 2_000 } });
             const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
@@ -248,6 +250,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
             expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
           } finally {
             playIssuance(h);
+            await h.participants.flush();
           }
         });
       });
@@ -337,10 +340,16 @@ describe('api-gateway: forming a temporary hardware key', () => {
     describe('a silent issuance', () => {
       it('answers 503 service-unavailable within the forming timeout, never hangs', async () => {
         h.participants.silence(RequestTemporaryHardwareKeyV1);
+        // The server must hold the new subscriptions before the next call (they go out on another connection).
+        await h.participants.flush();
         const started = Date.now();
-        expectProblem(await post(), 503, 'service-unavailable');
-        expect(Date.now() - started).toBeLessThan(7_000); // the harness's forming timeout is 5 s
-        playIssuance(h);
+        try {
+          expectProblem(await post(), 503, 'service-unavailable');
+          expect(Date.now() - started).toBeLessThan(7_000); // the harness's forming timeout is 5 s
+        } finally {
+          playIssuance(h);
+          await h.participants.flush();
+        }
       });
     });
 
