@@ -222,6 +222,13 @@ describe('libs/pkcs11 against SoftHSM2', () => {
     });
   });
 
+  /** `openssl req -verify` (and `extra`) on the request, written to `name` under the spec's temp dir. */
+  const opensslReq = async (csr: { rawData: ArrayBuffer }, name: string, extra: string[] = []) => {
+    const file = join(tmp, name);
+    await writeFile(file, Buffer.from(csr.rawData));
+    return run('openssl', ['req', '-inform', 'DER', '-in', file, '-noout', '-verify', ...extra], { encoding: 'utf8' });
+  };
+
   describe('createTokenCsr', () => {
     it('builds a PKCS#10 request signed on the token that openssl verifies, with the subject', async () => {
       const s = session(withPin);
@@ -229,9 +236,7 @@ describe('libs/pkcs11 against SoftHSM2', () => {
         s.login(USER_PIN);
         const pair = await s.generateKeyPair({ algorithm: 'EC-P256', id: randomBytes(16), label: 'req-csr' });
         const csr = await createTokenCsr({ session: s, keyPair: pair, name: [{ CN: [{ utf8String: 'Тест Тест Тест' }] }, { '2.5.4.5': [{ printableString: 'TINUA-1111111111' }] }, { C: [{ printableString: 'UA' }] }] });
-        const file = join(tmp, 'req.der');
-        await writeFile(file, Buffer.from(csr.rawData));
-        const { stdout, stderr } = await run('openssl', ['req', '-inform', 'DER', '-in', file, '-noout', '-verify', '-subject', '-nameopt', 'utf8,sep_comma_plus'], { encoding: 'utf8' });
+        const { stdout, stderr } = await opensslReq(csr, 'req.der', ['-subject', '-nameopt', 'utf8,sep_comma_plus']);
         expect(`${stdout}${stderr}`).toMatch(/verify OK/i);
         expect(stdout).toContain('CN=Тест Тест Тест');
         expect(stdout).toContain('serialNumber=TINUA-1111111111');
@@ -253,9 +258,7 @@ describe('libs/pkcs11 against SoftHSM2', () => {
         await expect(createTokenCsr({ session: wrongSigner, keyPair: pair, name: [{ CN: [{ utf8String: 'Тест' }] }] })).rejects.toMatchObject({ code: 'pkcs11.CKR_SIGNATURE_INVALID' });
         const rsa = await s.generateKeyPair({ algorithm: 'RSA-2048', id: randomBytes(16), label: 'req-csr-rsa' });
         const csr = await createTokenCsr({ session: s, keyPair: rsa, name: [{ CN: [{ utf8String: 'Тест' }] }] });
-        const file = join(tmp, 'req-rsa.der');
-        await writeFile(file, Buffer.from(csr.rawData));
-        const { stdout, stderr } = await run('openssl', ['req', '-inform', 'DER', '-in', file, '-noout', '-verify'], { encoding: 'utf8' });
+        const { stdout, stderr } = await opensslReq(csr, 'req-rsa.der');
         expect(`${stdout}${stderr}`).toMatch(/verify OK/i);
       } finally {
         s.close();

@@ -127,11 +127,14 @@ export class IssueCertificateService {
     // The lookup's keys before anything is verified, so that it overlaps the signature checks.
     const key: IssueLookupKey = { requestId: cmd.requestId, spkiSha256, baseSerialNumber: this.verifier.unverifiedBaseCertificate(cmd.authorization)?.serialNumber ?? null };
     const looking = this.lookups.submit(key);
-    // A command alone checks its signatures on this thread, synchronously: without this turn of the
-    // event loop they would run before the lookup's query had gone out (the pool and the driver need
-    // a few microtasks to write it), and the two would follow each other instead of overlapping.
-    if (this.inFlight <= 1) await new Promise<void>((resolve) => setImmediate(resolve));
-    const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256), looking]);
+    // A command alone checks both signatures on this thread (~0.1 ms each): a thread-pool job costs a
+    // hop, which is most of a lone command's wait. Under load both go to the pool, at once, so that the
+    // commands in flight use every core. Checked synchronously, they would run before the lookup's query
+    // had gone out (the pool and the driver need a few microtasks to write it): one turn of the event
+    // loop first, so that the two overlap instead of following each other.
+    const signature: SignatureCheck = this.inFlight <= 1 ? 'inline' : 'thread-pool';
+    if (signature === 'inline') await new Promise<void>((resolve) => setImmediate(resolve));
+    const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256, signature), looking]);
     const write = lookup.decision
       ? this.answerAgain(lookup.decision, examined, meta, envelope.id)
       : await this.decide(examined, lookup, meta, envelope.id);
@@ -153,18 +156,15 @@ export class IssueCertificateService {
   }
 
   /** The checks that need no database, in the order refusals are reported. */
-  private async examine(cmd: IssueCertificateV1, csr: ParsedCsr | Rejection, spkiSha256: string | null): Promise<Examined> {
+  private async examine(cmd: IssueCertificateV1, csr: ParsedCsr | Rejection, spkiSha256: string | null, signature: SignatureCheck): Promise<Examined> {
     const out: Examined = { cmd, fingerprint: requestFingerprint(cmd), now: this.clock(), rejection: null, csr: null, authorization: null, spkiSha256: null, windowProblem: null };
     const refuse = (rejection: Rejection): Examined => { out.rejection = rejection; return out; };
     if (csr instanceof Rejection) return refuse(csr);
     out.csr = csr;
     out.spkiSha256 = spkiSha256;
 
-    // A command alone checks both signatures on this thread (~0.1 ms each): a thread-pool job costs a
-    // hop, which is most of a lone command's wait. Under load both go to the pool, at once, so that
-    // the commands in flight use every core. Their refusals come in order either way.
-    const alone = this.inFlight <= 1;
-    const [possession, authorization] = alone
+    // Where the signatures are checked (see `issue`); their refusals come in order either way.
+    const [possession, authorization] = signature === 'inline'
       ? [verifyCsrSignature(csr), await this.verifyAuthorization(cmd.authorization, out.now, 'inline')]
       : await Promise.all([verifyCsrSignatureAsync(csr), this.verifyAuthorization(cmd.authorization, out.now, 'thread-pool')]);
     if (!possession) return refuse(new Rejection('csr-invalid', 'the CSR signature does not verify with its public key (no proof of possession)'));

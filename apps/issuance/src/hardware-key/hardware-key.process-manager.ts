@@ -161,16 +161,17 @@ export class HardwareKeyProcessManager {
       createdAt: ctx.now,
       ...columnsOf(state, ctx.now),
     };
+    const stateJson = JSON.stringify(row.state);
     // A concurrent start under the same (user, idempotency key) may have committed first: then this
     // one inserts nothing and emits nothing, and the caller answers with the winner.
     const written = await this.uow.runStatement({
       sql: INSERT_REQUEST,
-      params: [row.requestId, row.userId, row.idempotencyKey, row.inputHash, row.agentId, row.version, JSON.stringify(row.reply), row.createdAt, ...stateParams(row)],
+      params: [row.requestId, row.userId, row.idempotencyKey, row.inputHash, row.agentId, row.version, JSON.stringify(row.reply), row.createdAt, ...stateParams(row, stateJson)],
     }, { emit: this.outgoing(r.send, row.requestId, null, ctx.now) });
     if (written === 'duplicate') throw new Error('unreachable: a start has no inbox mark');
     if (written === 'written') {
       sagaInputs.inc({ input: 'Start', outcome: 'applied' });
-      this.remember(row);
+      this.remember(row, stateJson);
       return { created: true, row };
     }
     const existing = await this.findByIdempotencyKey(command.request.userId, command.idempotencyKey);
@@ -303,14 +304,15 @@ export class HardwareKeyProcessManager {
     }
     const next = r.state;
     if (next.status === 'none') throw new Error('saga invariant broken: a started saga went back to none');
-    const columns = next === row.state ? null : columnsOf(next, ctx.now);
-    const save = columns
-      ? { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(columns)] }
+    // The state is serialised once: for the statement, and for the row remembered after it.
+    const changed = next === row.state ? null : { columns: columnsOf(next, ctx.now), json: JSON.stringify(next) };
+    const save = changed
+      ? { sql: SAVE_STATE, params: [row.requestId, row.version, ...stateParams(changed.columns, changed.json)] }
       : { sql: BUMP_VERSION, params: [row.requestId, row.version] };
     const written = await this.uow.runStatement(save, { inbox: meta.inbox, emit: this.outgoing(r.send, row.requestId, meta.causationId, ctx.now) });
     if (written === 'unmatched') return 'unmatched';
     if (written === 'duplicate') return { outcome: 'duplicate' };
-    this.remember({ ...row, ...(columns ?? {}), version: row.version + 1 });
+    this.remember({ ...row, ...(changed?.columns ?? {}), version: row.version + 1 }, changed?.json ?? null);
     if (next.status !== row.status) {
       this.log.info({ requestId: row.requestId, from: row.status, to: next.status, input: input.type }, 'saga moved');
       if (next.status === 'completed') sagasFinished.inc({ status: 'completed', code: '' });
@@ -324,11 +326,12 @@ export class HardwareKeyProcessManager {
    * rare). The state is kept as the database gives it back (through JSON), so that a decision on it is
    * the decision on the loaded row.
    */
-  private remember(row: HardwareKeyRequestEntity): void {
+  private remember(row: HardwareKeyRequestEntity, stateJson: string | null): void {
     this.written.delete(row.requestId);
     if (row.status === 'completed' || row.status === 'failed') return;
     if (this.written.size >= REMEMBERED_SAGAS) this.written.delete(this.written.keys().next().value!);
-    this.written.set(row.requestId, { ...row, state: JSON.parse(JSON.stringify(row.state)) as HardwareKeyRequestEntity['state'] });
+    // `stateJson`: the text the statement wrote (null when the state did not change: the row's own is kept).
+    this.written.set(row.requestId, stateJson === null ? row : { ...row, state: JSON.parse(stateJson) as HardwareKeyRequestEntity['state'] });
   }
 
   private outgoing(messages: Reaction['send'], requestId: string, causationId: string | null, now: Date): OutgoingMessage[] {
@@ -354,8 +357,8 @@ function columnsOf(state: StartedState, now: Date): StateColumns {
 }
 
 /** `columnsOf` as parameters of `INSERT_REQUEST` and `SAVE_STATE`, jsonb as JSON text (pg would send an array as a Postgres array). */
-function stateParams(c: StateColumns): unknown[] {
-  return [c.status, JSON.stringify(c.state), c.deadlineAt, c.deadlineFailures, c.certificateSerial, c.updatedAt];
+function stateParams(c: StateColumns, stateJson: string): unknown[] {
+  return [c.status, stateJson, c.deadlineAt, c.deadlineFailures, c.certificateSerial, c.updatedAt];
 }
 
 /** The serial a `CertificateRevoked` will name: the one whose revocation is awaited, else the saga's certificate. */

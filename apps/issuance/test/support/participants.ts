@@ -176,7 +176,7 @@ export class FakeAccounts {
     // Unique within the run: the tests tell an agent's commands apart by token serial, and two tokens
     // drawing the same random serial (one run in ~200 did) would mix two requests' commands.
     let serial = options.serial;
-    while (serial === undefined || (options.serial === undefined && this.serials.has(serial))) serial = String(100_000 + Math.floor(Math.random() * 900_000));
+    if (serial === undefined) do serial = String(100_000 + Math.floor(Math.random() * 900_000)); while (this.serials.has(serial));
     this.serials.add(serial);
     const token: FakeToken = {
       userId: options.userId,
