@@ -22,6 +22,8 @@ export class DownstreamParticipants {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
   private readonly publisher: MessagePublisher;
+  /** A subscription changed since the last flush: the server may not hold it yet. */
+  private changed = false;
 
   private constructor(readonly nc: NatsConnection) {
     this.publisher = new MessagePublisher(nc);
@@ -61,18 +63,21 @@ export class DownstreamParticipants {
       },
     });
     this.subs.set(contract.subject, sub);
+    this.changed = true;
   }
 
   /** A service that receives the call and never answers. */
   silence(contract: RpcContract<any, any>): void {
     this.unanswered(contract);
     this.subs.set(contract.subject, this.nc.subscribe(contract.subject, { callback: (_e, msg) => { this.calls.push({ subject: contract.subject, request: JSON.parse(this.decoder.decode(msg.data)) }); } }));
+    this.changed = true;
   }
 
   /** No responder at all (the service is down). */
   unanswered(contract: RpcContract<any, any>): void {
     this.subs.get(contract.subject)?.unsubscribe();
     this.subs.delete(contract.subject);
+    this.changed = true;
   }
 
   callsTo(contract: RpcContract<any, any>): unknown[] {
@@ -83,8 +88,15 @@ export class DownstreamParticipants {
     await this.publisher.emit(HardwareKeyRequestProgressedV1, undefined, data, { source: 'issuance', correlationId: data.requestId });
   }
 
+  /** Returns once the server holds every subscription change made so far (they travel on this connection, the calls on another). */
   async flush(): Promise<void> {
+    this.changed = false;
     await this.nc.flush();
+  }
+
+  /** `flush`, only when a subscription changed since the last one: the harness runs it before every HTTP call. */
+  async settled(): Promise<void> {
+    if (this.changed) await this.flush();
   }
 
   async close(): Promise<void> {

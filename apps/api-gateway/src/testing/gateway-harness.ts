@@ -125,7 +125,8 @@ export async function startHarness(configure: (natsUrl: string, idp: IdentityPro
   const logs = new LogCapture();
   const gateway = await startApiGateway(configure(nats.url, idp), { logDestination: logs, logLevel: options.logLevel ?? 'info', ...(options.now ? { now: options.now } : {}) });
   return {
-    http: (req) => httpCall(gateway.url, req),
+    // A participant answered, silenced or removed just before must be in place at the server first.
+    http: async (req) => { await participants.settled(); return httpCall(gateway.url, req); },
     nats, participants, idp, gateway, logs,
     async close() {
       await gateway.close();
