@@ -31,7 +31,7 @@ const { startApiGateway } = await import('../../apps/api-gateway/src/api-gateway
 const { testConfig, createIdentityProvider } = await import('../../apps/api-gateway/src/testing/gateway-harness.ts');
 const { DownstreamParticipants } = await import('../../apps/api-gateway/src/testing/downstream-participants.ts');
 const { keyAccountFixture, requestViewFixture, sealedPassword } = await import('../../apps/api-gateway/src/testing/fixtures.ts');
-const { FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, ListKeysV1, RequestTemporaryHardwareKeyV1 } = await import('@thk/contracts');
+const { FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, ListKeysV1, RequestTemporaryHardwareKeyV2 } = await import('@thk/contracts');
 const { RpcClient } = await import('@thk/messaging');
 const { startTestNats } = await import('@thk/testing');
 const { connect } = await import('@nats-io/transport-node');
@@ -85,7 +85,7 @@ const keys = Array.from({ length: 20 }, () => keyAccountFixture());
 participants.answer(ListKeysV1, ({ limit }) => ({ items: keys.slice(0, limit), nextCursor: null }));
 // Every POST carries a fresh Idempotency-Key: the gateway asks issuance whether it was seen (never).
 participants.answer(FindHardwareKeyRequestByIdempotencyKeyV1, () => ({ seen: false }));
-participants.answer(RequestTemporaryHardwareKeyV1, () => ({ requestId: randomUUID(), status: 'requested', validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false } }));
+participants.answer(RequestTemporaryHardwareKeyV2, () => ({ requestId: randomUUID(), status: 'requested', validity: { notBefore: '2021-08-25T13:59:00.000Z', notAfter: '2022-08-25T13:21:00.000Z', capped: false }, replayed: false }));
 const requestViews = new Map();
 participants.answer(GetHardwareKeyRequestV1, ({ requestId }) => requestViews.get(requestId));
 
@@ -120,7 +120,7 @@ for (const c of [1, CONCURRENCY]) {
 
   const body = JSON.stringify({ validity: 'base', tokenId: 'agent-1:220771', cloudKeyPassword: 'Demo-Cloud-Key-1', newKeyPassword: sealedPassword });
   const keyId = keys[0].id;
-  const directForm = await drive(n, c, () => rpc.call(RequestTemporaryHardwareKeyV1, {
+  const directForm = await drive(n, c, () => rpc.call(RequestTemporaryHardwareKeyV2, {
     userId, baseKeyId: keyId, idempotencyKey: randomUUID(), validity: 'base', tokenId: 'agent-1:220771', cloudKeyPassword: 'Demo-Cloud-Key-1', newKeyPassword: sealedPassword, currentTokenPassword: null, algorithm: 'EC-P256',
   }));
   const form = await drive(n, c, async () => {

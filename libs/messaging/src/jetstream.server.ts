@@ -96,6 +96,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
   private readonly decoder = new TextDecoder();
   /** Handlers by subject pattern, once found: Nest's own lookup first tries `JSON.parse` on the pattern, a thrown error per message. */
   private readonly handlerCache = new Map<string, MessageHandler>();
+  /** The `@EventPattern` subjects, read from Nest's handlers at the first message (all are registered by then). */
+  private eventPatterns: string[] | undefined;
   private rpcSem: Semaphore;
   private closed = false;
 
@@ -226,6 +228,13 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       await this.deadLetter(m, spec, new AppError('messaging.max-deliveries', `delivered ${m.info.deliveryCount} times without an outcome (the handler crashed or outlived its ack wait each time)`));
       return;
     }
+    if (!this.takesSubject(m.subject)) {
+      // The consumer's filter is wider than what this service handles (accounts' `issuance.evt.>` brings
+      // every progress event too): acked unread. Parsing and validating it is the business of the service
+      // that takes it, which dead-letters it if it must.
+      m.ack();
+      return;
+    }
     const base = { subject: m.subject, stream: spec.stream, durable: spec.durable, streamSequence: m.seq, deliveryCount: m.info.deliveryCount };
     let envelope: Envelope;
     let pattern: string;
@@ -288,6 +297,12 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       this.log.warn({ code: error.code, subject: m.subject, type: envelope.type, id: envelope.id, delivery: m.info.deliveryCount, delayMs: delay }, `handler failed, will retry: ${error.message}`);
       m.nak(delay);
     }
+  }
+
+  /** Does an `@EventPattern` of this service match the subject? */
+  private takesSubject(subject: string): boolean {
+    this.eventPatterns ??= [...this.getHandlers()].filter(([, h]) => h.isEventHandler).map(([p]) => p);
+    return this.eventPatterns.some((p) => subjectMatches(p, subject));
   }
 
   /** The handler of a pattern (Nest's `getHandlerByPattern`), cached once found; a missing one is looked up again next time. */

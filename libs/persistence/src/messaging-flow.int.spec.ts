@@ -1,7 +1,7 @@
 import { Controller, Inject, Module, type INestMicroservice } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { Ctx, EventPattern, Payload } from '@nestjs/microservices';
-import { jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { KeyStatusChangedV1, type Envelope, type KeyStatusChangedV1 as KeyStatusChanged } from '@thk/contracts';
 import { AppError } from '@thk/core';
@@ -267,6 +267,24 @@ describe('outbox → JetStream → consumer → inbox', () => {
     expect(consumerInfo.num_ack_pending).toBe(0);
     expect(consumerInfo.num_redelivered).toBe(0);
     expect(consumerInfo.num_pending).toBe(0);
+  });
+
+  it('acks, unread and not dead-lettered, a message on a subject of its filter that no handler takes', async () => {
+    // The filter is wider than the handler's subject, as accounts' `issuance.evt.>` is.
+    running.push(await startReplica(nats.url, ds, 'a', {}, consumer({ filterSubject: 'accounts.evt.>', ackWaitMs: 1_000 })));
+    const js = jetstream(nc);
+    await js.publish('accounts.evt.someone-elses.v1', new TextEncoder().encode('not even JSON'));
+    const good = keyStatusEnvelope();
+    await publisher.publish(KeyStatusChangedV1.subject(), good);
+    await waitForEffects(1);
+    await consumerSettled();
+    const jsm = await jetstreamManager(nc);
+    const letters = await jsm.streams.info('DEAD_LETTERS').then((i) => i.state.messages, () => 0);
+    expect(letters).toBe(0);
+    // Past an ack_wait nothing came back.
+    await new Promise((r) => setTimeout(r, 1_500));
+    expect((await jsm.consumers.info('ACCOUNTS', DURABLE)).num_redelivered).toBe(0);
+    expect((await effects()).map((r) => r.message_id)).toEqual([good.id]);
   });
 
   it('dead-letters a poison message after its last delivery', async () => {

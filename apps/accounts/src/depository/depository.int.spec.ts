@@ -95,6 +95,26 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       await expect(authorize(u, 'wrong-3')).rejects.toMatchObject({ meta: { remainingAttempts: 4 } });
     });
 
+    it('gives no authorization when the right password\'s counter reset cannot be written (it is signed meanwhile, answered only once the reset is durable)', async () => {
+      const u = await user();
+      await expect(authorize(u, 'wrong-1')).rejects.toMatchObject({ meta: { remainingAttempts: 4 } });
+      const ds = h.accounts.dataSource;
+      // A trigger refuses the reset of this key's counter (as a failing database would).
+      await ds.query(`CREATE FUNCTION refuse_reset() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN
+        IF NEW.failed_attempts = 0 AND OLD.failed_attempts > 0 AND NEW.key_id = '${u.keyId}' THEN RAISE EXCEPTION 'refused by the test'; END IF; RETURN NEW; END $$`);
+      await ds.query('CREATE TRIGGER refuse_reset BEFORE UPDATE ON cloud_key_secrets FOR EACH ROW EXECUTE FUNCTION refuse_reset()');
+      try {
+        const error = await refusal(authorize(u, u.password));
+        expect(error.code).not.toBe('wrong-password');
+        expect((error as unknown as Record<string, unknown>)['authorization']).toBeUndefined();
+      } finally {
+        await ds.query('DROP TRIGGER refuse_reset ON cloud_key_secrets');
+        await ds.query('DROP FUNCTION refuse_reset()');
+      }
+      await expect(authorize(u, u.password)).resolves.toMatchObject({ authorization: expect.any(String) });
+      expect(await attempts(u.keyId)).toBe(0);
+    });
+
     it('counts the attempt in the statement that reads the key: one statement before the KDF, whatever the verdict', async () => {
       const u = await user();
       const query = jest.spyOn(h.accounts.dataSource, 'query');

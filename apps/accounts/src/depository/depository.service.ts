@@ -84,6 +84,17 @@ export class Depository {
    * exactly as one counted here.
    */
   async open(keyId: string, password: string, reservedByCaller?: SealedKey): Promise<Buffer> {
+    return this.openWith(keyId, password, reservedByCaller, async (plain) => Buffer.from(plain));
+  }
+
+  /**
+   * {@link open}, handing the opened key to `use` while the success is recorded (the counter reset,
+   * the record raised to today's KDF where due) instead of after it: the two overlap, and `use`'s
+   * result comes back only once the success is durable (a failure to record it is the answer, and
+   * `use`'s result is dropped). `use` must neither keep nor change the buffer: the recording may still
+   * read it (to seal it again), and it is wiped here once both are done.
+   */
+  async openWith<T>(keyId: string, password: string, reservedByCaller: SealedKey | undefined, use: (pkcs8: Buffer) => Promise<T>): Promise<T> {
     let sealed = reservedByCaller;
     if (!sealed) {
       const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer }> = await this.ds.query(
@@ -118,12 +129,16 @@ export class Depository {
         inner.fill(0);
       }
       try {
-        await this.succeeded(keyId, sealed, plain, pw);
-      } catch (error) {
+        const recording = this.succeeded(keyId, sealed, plain, pw);
+        // One turn of the event loop: the reset's statement is on the wire before `use` takes the CPU.
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        const [recorded, used] = await Promise.allSettled([recording, use(plain)]);
+        if (recorded.status === 'rejected') throw recorded.reason;
+        if (used.status === 'rejected') throw used.reason;
+        return used.value;
+      } finally {
         plain.fill(0);
-        throw error;
       }
-      return plain;
     } finally {
       pw.fill(0);
     }

@@ -54,29 +54,28 @@ export class TemporaryKeyAuthorizer {
 
     // Without a count in the statement (every attempt in use, or a lock since), the depository tries
     // again and tells which refusal it is.
-    const pkcs8 = await this.depository.open(key.id, request.password, reserved);
-    let privateKey;
-    try {
-      privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
-    } finally {
-      pkcs8.fill(0);
-    }
-    const certificate = this.certificateOf(key.id, key.certDer);
-    const signedAt = this.clock();
-    const iat = Math.floor(signedAt.getTime() / 1_000);
-    const claims: TemporaryKeyAuthorizationClaims = temporaryKeyAuthorizationClaims.parse({
-      sub: request.userId,
-      jti: request.requestId,
-      baseKeyId: key.id,
-      tokenSerial: request.tokenSerial,
-      validity: request.validity,
-      notAfterCap: certificate.summary.notAfter,
-      iat,
-      exp: iat + this.ttlSeconds,
+    // Signed while the depository records the right password (the counter reset): the two overlap, and
+    // the answer leaves only once the reset is durable. The opened key is the depository's to wipe.
+    const certDer = key.certDer;
+    const { authorization, certificate, claims } = await this.depository.openWith(key.id, request.password, reserved, async (pkcs8) => {
+      const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });
+      const certificate = this.certificateOf(key.id, certDer);
+      const iat = Math.floor(this.clock().getTime() / 1_000);
+      const claims: TemporaryKeyAuthorizationClaims = temporaryKeyAuthorizationClaims.parse({
+        sub: request.userId,
+        jti: request.requestId,
+        baseKeyId: key.id,
+        tokenSerial: request.tokenSerial,
+        validity: request.validity,
+        notAfterCap: certificate.summary.notAfter,
+        iat,
+        exp: iat + this.ttlSeconds,
+      });
+      const authorization = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
+        .setProtectedHeader({ alg: 'ES256', typ: TEMPORARY_KEY_AUTHORIZATION_TYP, x5c: [certificate.der.toString('base64')] })
+        .sign(privateKey);
+      return { authorization, certificate, claims };
     });
-    const authorization = await new CompactSign(new TextEncoder().encode(JSON.stringify(claims)))
-      .setProtectedHeader({ alg: 'ES256', typ: TEMPORARY_KEY_AUTHORIZATION_TYP, x5c: [certificate.der.toString('base64')] })
-      .sign(privateKey);
     return {
       authorization,
       expiresAt: new Date(claims.exp * 1_000).toISOString(),

@@ -29,6 +29,17 @@ export class RateLimiter {
     return { allowed: true };
   }
 
+  /**
+   * Gives back the token `take` took from each of these buckets, for a call that turned out not to
+   * count (a replay: no password was tried). Never above the burst; an evicted bucket is full anyway.
+   */
+  giveBack(requests: ReadonlyArray<{ key: string; rule: RateLimitRule }>): void {
+    for (const r of requests) {
+      const b = this.buckets.get(r.key);
+      if (b && r.rule.burst > 0) b.tokens = Math.min(r.rule.burst, b.tokens + 1);
+    }
+  }
+
   get size(): number { return this.buckets.size; }
 
   private refill(key: string, rule: RateLimitRule, t: number): Bucket {

@@ -61,4 +61,26 @@ describe('RateLimiter', () => {
       expect(limiter.take([{ key: 'd', rule }]).allowed).toBe(false);
     });
   });
+
+  describe('giveBack', () => {
+    it('returns the token a call took to each of its buckets, never beyond the burst', () => {
+      const limiter = new RateLimiter(now);
+      const rule = { burst: 2, perMinute: 1 };
+      const call = [{ key: 'user:a', rule }, { key: 'key:x', rule }];
+      expect(limiter.take(call).allowed).toBe(true);
+      expect(limiter.take(call).allowed).toBe(true);
+      expect(limiter.take(call).allowed).toBe(false);
+      limiter.giveBack(call);
+      expect(limiter.take(call).allowed).toBe(true);
+      expect(limiter.take(call).allowed).toBe(false);
+      // A bucket that was full stays at the burst.
+      const other = [{ key: 'user:b', rule }];
+      limiter.take(other);
+      limiter.giveBack(other);
+      limiter.giveBack(other);
+      expect(limiter.take(other).allowed).toBe(true);
+      expect(limiter.take(other).allowed).toBe(true);
+      expect(limiter.take(other).allowed).toBe(false);
+    });
+  });
 });

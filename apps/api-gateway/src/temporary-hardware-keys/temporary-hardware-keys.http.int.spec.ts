@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import {
-  defaultKeyAlgorithm, FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, temporaryHardwareKeyRequestBody, uuid,
+  defaultKeyAlgorithm, FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV2, temporaryHardwareKeyRequestBody, uuid,
   type RpcRequest,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
@@ -8,7 +8,7 @@ import { startApiGateway, type RunningApiGateway } from '../api-gateway.app.js';
 import { sealedPassword } from '../testing/fixtures.js';
 import { expectProblem, httpCall, startHarness, testConfig, type Harness } from '../testing/gateway-harness.js';
 
-type FormRequest = RpcRequest<typeof RequestTemporaryHardwareKeyV1>;
+type FormRequest = RpcRequest<typeof RequestTemporaryHardwareKeyV2>;
 
 const CLOUD_PASSWORD = 'Demo-Cloud-Key-1-secret';
 
@@ -21,6 +21,9 @@ const fingerprintOf = ({ idempotencyKey: _key, cloudKeyPassword: _password, ...r
  * Issuance as a test participant: refusals chosen by the cloud key password, idempotency by key + body,
  * and the lookup of a stored key by the HTTP body (judged by the contract's body schema, as issuance does).
  */
+/** Every request the played issuance started (a replay starts none), across re-plays. */
+const startedRequests: string[] = [];
+
 function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId: string }> {
   const seen = new Map<string, { fingerprint: string; requestId: string }>();
   h.participants.answer(FindHardwareKeyRequestByIdempotencyKeyV1, (req) => {
@@ -38,7 +41,7 @@ function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId:
     if (fingerprint !== before.fingerprint) throw conflict;
     return { seen: true as const, reply: { requestId: before.requestId, status: 'requested' as const, validity: ACCEPTED_VALIDITY } };
   });
-  h.participants.answer(RequestTemporaryHardwareKeyV1, (req: FormRequest) => {
+  h.participants.answer(RequestTemporaryHardwareKeyV2, (req: FormRequest) => {
     const { idempotencyKey, cloudKeyPassword } = req;
     const scoped = `${req.userId}:${idempotencyKey}`;
     const fingerprint = fingerprintOf(req);
@@ -50,8 +53,9 @@ function playIssuance(h: Harness): Map<string, { fingerprint: string; requestId:
       throw new AppError(refusal, `refused: ${refusal}`);
     }
     const requestId = before?.requestId ?? randomUUID();
+    if (!before) startedRequests.push(requestId);
     seen.set(scoped, { fingerprint, requestId });
-    return { requestId, status: 'requested' as const, validity: ACCEPTED_VALIDITY };
+    return { requestId, status: 'requested' as const, validity: ACCEPTED_VALIDITY, replayed: before !== undefined };
   });
   return seen;
 }
@@ -114,7 +118,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
       const accepted = res.json();
       expect(accepted).toEqual({ requestId: expect.any(String), status: 'requested', validity: { notAfter: '2022-08-25T13:21:00.000Z', capped: false } });
       expect(res.headers['location']).toBe(`/v1/hardware-key-requests/${accepted.requestId}`);
-      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1).at(-1)).toEqual({
+      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2).at(-1)).toEqual({
         userId, baseKeyId: keyId, idempotencyKey: idem, validity: 'base', tokenId: 'agent-1:220771',
         cloudKeyPassword: CLOUD_PASSWORD, newKeyPassword: sealedPassword, currentTokenPassword: null, algorithm: 'EC-P256',
       });
@@ -123,7 +127,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
     it('passes the current token password and the algorithm when given', async () => {
       const res = await post({ payload: body({ currentTokenPassword: sealedPassword, algorithm: 'RSA-2048', validity: 'P1D' }) });
       expect(res.statusCode).toBe(202);
-      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1).at(-1)).toMatchObject({ currentTokenPassword: sealedPassword, algorithm: 'RSA-2048', validity: 'P1D' });
+      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2).at(-1)).toMatchObject({ currentTokenPassword: sealedPassword, algorithm: 'RSA-2048', validity: 'P1D' });
     });
 
     describe('Idempotency-Key', () => {
@@ -150,9 +154,9 @@ describe('api-gateway: forming a temporary hardware key', () => {
       ])('answers a seen key with %s 409 idempotency-conflict, before the 400/404 checks and without calling issuance', async (_what, change) => {
         const idem = randomUUID();
         expect((await post({ idem })).statusCode).toBe(202);
-        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV2).length;
         expectProblem(await post({ idem, ...change }), 409, 'idempotency-conflict');
-        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(before);
+        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2)).toHaveLength(before);
         // The stored request is still answered for the same body.
         expect((await post({ idem })).statusCode).toBe(202);
       });
@@ -172,18 +176,44 @@ describe('api-gateway: forming a temporary hardware key', () => {
         const callOn = (gateway: RunningApiGateway, idem: string, payload: unknown, key: string = keyId) =>
           httpCall(gateway.url, { method: 'POST', url: `/v1/keys/${key}/temporary-hardware-keys`, headers: { authorization: bearer, 'idempotency-key': idem }, payload });
 
-        it('same body: the same request, from the lookup, without starting anything', async () => {
+        it('same body: the same request, answered by issuance from its store (straight, no lookup first), without starting anything', async () => {
           const idem = randomUUID();
           const first = await post({ idem });
           expect(first.statusCode).toBe(202);
           const gateway = await freshGateway();
-          const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+          const started = startedRequests.length;
+          const lookups = h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1).length;
           const again = await callOn(gateway, idem, body());
           expect(again.statusCode).toBe(202);
           expect(again.json()).toEqual(first.json());
           expect(again.headers['location']).toBe(first.headers['location']);
-          expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
-          expect(h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1).at(-1)).toEqual({ userId, idempotencyKey: idem, baseKeyId: keyId, body: body() });
+          expect(startedRequests).toHaveLength(started);
+          expect(h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1)).toHaveLength(lookups);
+          expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2).at(-1)).toMatchObject({ userId, idempotencyKey: idem, baseKeyId: keyId });
+        });
+
+        it('a body that does not parse is looked up first: the stored answer, not 400', async () => {
+          const idem = randomUUID();
+          expect((await post({ idem })).statusCode).toBe(202);
+          const gateway = await freshGateway();
+          expectProblem(await callOn(gateway, idem, body({ validity: 'P1Y' })), 409, 'idempotency-conflict');
+          expect(h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1).at(-1)).toEqual({ userId, idempotencyKey: idem, baseKeyId: keyId, body: body({ validity: 'P1Y' }) });
+        });
+
+        it('a seen key sent straight to issuance gives its password rate-limit token back (a replay, or its 409: no password was tried)', async () => {
+          const idem = randomUUID();
+          const first = await post({ idem });
+          expect(first.statusCode).toBe(202);
+          const one = { burst: 1, perMinute: 1 };
+          const gateway = await freshGateway({ rateLimit: { perUser: one, perKey: one, perClient: one } });
+          const lookups = h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1).length;
+          // Each takes the only token on its way to issuance, which answers from its store: the token comes back.
+          expect((await callOn(gateway, idem, body())).json()).toEqual(first.json());
+          expectProblem(await callOn(gateway, idem, body({ validity: 'P1D' })), 409, 'idempotency-conflict');
+          expect(h.participants.callsTo(FindHardwareKeyRequestByIdempotencyKeyV1)).toHaveLength(lookups);
+          // So a new request still has it, and the one after is refused.
+          expect((await callOn(gateway, randomUUID(), body())).statusCode).toBe(202);
+          expectProblem(await callOn(gateway, randomUUID(), body()), 429, 'rate-limited');
         });
 
         it.each<[string, { key?: string; payload?: unknown; headers?: Record<string, string> }]>([
@@ -195,13 +225,13 @@ describe('api-gateway: forming a temporary hardware key', () => {
           const idem = randomUUID();
           expect((await post({ idem })).statusCode).toBe(202);
           const gateway = await freshGateway();
-          const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+          const started = startedRequests.length;
           const res = await httpCall(gateway.url, {
             method: 'POST', url: `/v1/keys/${change.key ?? keyId}/temporary-hardware-keys`,
             headers: { authorization: bearer, 'idempotency-key': idem, ...(change.headers ?? {}) }, payload: change.payload ?? body(),
           });
           expectProblem(res, 409, 'idempotency-conflict');
-          expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
+          expect(startedRequests).toHaveLength(started);
           // The stored request is still answered for the same body.
           expect((await callOn(gateway, idem, body())).statusCode).toBe(202);
         });
@@ -237,17 +267,17 @@ describe('api-gateway: forming a temporary hardware key', () => {
           expectProblem(res, 400, 'validation-failed');
         });
 
-        it('answers 503 service-unavailable when the lookup times out, and starts nothing', async () => {
+        it('answers 503 service-unavailable when the lookup (of a body that does not parse) times out, and starts nothing', async () => {
           h.participants.silence(FindHardwareKeyRequestByIdempotencyKeyV1);
           // The server must hold the new subscriptions before the next call (they go out on another connection).
           await h.participants.flush();
           try {
             const gateway = await freshGateway({ rpc: { timeoutMs: 300, formingTimeoutMs: 2_000 } });
-            const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
-            const res = await callOn(gateway, randomUUID(), body());
+            const starts = h.participants.callsTo(RequestTemporaryHardwareKeyV2).length;
+            const res = await callOn(gateway, randomUUID(), body({ validity: 'P1Y' }));
             expectProblem(res, 503, 'service-unavailable');
             expect(res.headers['retry-after']).toBe('1');
-            expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(starts);
+            expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2)).toHaveLength(starts);
           } finally {
             playIssuance(h);
             await h.participants.flush();
@@ -260,11 +290,11 @@ describe('api-gateway: forming a temporary hardware key', () => {
         ['empty', ''],
         ['longer than 200 characters', 'k'.repeat(201)],
       ])('refuses 400 validation-failed when it is %s, without calling issuance', async (_what, idem) => {
-        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV2).length;
         const res = await post({ idem });
         const problem = expectProblem(res, 400, 'validation-failed');
         expect(problem['detail']).toContain('Idempotency-Key');
-        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(before);
+        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2)).toHaveLength(before);
       });
 
       it('accepts one of exactly 200 characters', async () => {
@@ -302,9 +332,9 @@ describe('api-gateway: forming a temporary hardware key', () => {
         ['a body larger than the limit', body({ padding: 'x'.repeat(70 * 1024) }), {}],
         ['a prototype-poisoning body', '{"__proto__":{"admin":true},"validity":"base"}', { 'content-type': 'application/json' }],
       ])('refuses 400 validation-failed for %s, without calling issuance', async (_what, payload, headers) => {
-        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+        const before = h.participants.callsTo(RequestTemporaryHardwareKeyV2).length;
         expectProblem(await post({ payload, headers }), 400, 'validation-failed');
-        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(before);
+        expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2)).toHaveLength(before);
       });
 
       it.each([
@@ -339,7 +369,7 @@ describe('api-gateway: forming a temporary hardware key', () => {
 
     describe('a silent issuance', () => {
       it('answers 503 service-unavailable within the forming timeout, never hangs', async () => {
-        h.participants.silence(RequestTemporaryHardwareKeyV1);
+        h.participants.silence(RequestTemporaryHardwareKeyV2);
         // The server must hold the new subscriptions before the next call (they go out on another connection).
         await h.participants.flush();
         const started = Date.now();
@@ -403,11 +433,11 @@ describe('api-gateway: forming a temporary hardware key', () => {
       const key = randomUUID();
       expect((await form(randomUUID(), key)).statusCode).toBe(202);
       expect((await form(randomUUID(), key)).statusCode).toBe(202);
-      const before = h.participants.callsTo(RequestTemporaryHardwareKeyV1).length;
+      const before = h.participants.callsTo(RequestTemporaryHardwareKeyV2).length;
       const refused = await form(randomUUID(), key);
       expectProblem(refused, 429, 'rate-limited');
       expect(refused.headers['retry-after']).toBe('60');
-      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV1)).toHaveLength(before);
+      expect(h.participants.callsTo(RequestTemporaryHardwareKeyV2)).toHaveLength(before);
       now += 60_000;
       expect((await form(randomUUID(), key)).statusCode).toBe(202);
     });

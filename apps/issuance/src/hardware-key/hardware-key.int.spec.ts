@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { jetstreamManager } from '@nats-io/jetstream';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import {
-  GetHardwareKeyRequestV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, TokenKeyGeneratedV1, type RpcRequest,
+  GetHardwareKeyRequestV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, RequestTemporaryHardwareKeyV2, TokenKeyGeneratedV1, type RpcRequest,
 } from '@thk/contracts';
 import { RpcClient, type DeadLetter } from '@thk/messaging';
 import { createTestDatabase, startTestNats, type TestDatabase, type TestNats } from '@thk/testing';
@@ -205,12 +205,29 @@ describe('issuance service (real NATS and Postgres; accounts, agent and CA playe
       expect(agent.received('GenerateTokenKey').filter((e) => e.data.tokenSerial === token.view.serial)).toHaveLength(1);
     });
 
+    it('v2 says which answer is a replay: false for the start, true for the stored answer, the same conflict for another body', async () => {
+      const { key, token } = user();
+      const b = body(key, token);
+      const first = await rpc.call(RequestTemporaryHardwareKeyV2, b);
+      expect(first.replayed).toBe(false);
+      const authorizations = accounts.count('authorize');
+      await expect(rpc.call(RequestTemporaryHardwareKeyV2, b)).resolves.toEqual({ ...first, replayed: true });
+      // v1 answers the same request without the field (its strict schema has none).
+      const { replayed: _replayed, ...v1Reply } = first;
+      await expect(request(b)).resolves.toEqual(v1Reply);
+      expect(accounts.count('authorize')).toBe(authorizations);
+      await expect(refusalOf(rpc.call(RequestTemporaryHardwareKeyV2, { ...b, validity: 'P1D' }))).resolves.toBe('idempotency-conflict');
+      await events.until(first.requestId, 'completed');
+    });
+
     it('starts one saga when the same start arrives twice at once', async () => {
       const { key, token } = user();
       const b = body(key, token);
       const before = await rowCount();
-      const [one, two] = await Promise.all([request(b), request(b)]);
+      const [one, two] = await Promise.all([rpc.call(RequestTemporaryHardwareKeyV2, b), rpc.call(RequestTemporaryHardwareKeyV2, b)]);
       expect(two.requestId).toBe(one.requestId);
+      // The one that lost the race to the idempotency key answers as a replay.
+      expect([one.replayed, two.replayed].sort()).toEqual([false, true]);
       expect(await rowCount()).toBe(before + 1);
       await events.until(one.requestId, 'completed');
       expect(agent.received('GenerateTokenKey', one.requestId)).toHaveLength(1);

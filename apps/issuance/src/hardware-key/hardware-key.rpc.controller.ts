@@ -1,7 +1,7 @@
 import { Controller, Inject } from '@nestjs/common';
 import { MessagePattern, Payload } from '@nestjs/microservices';
 import {
-  FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, RequestTemporaryHardwareKeyV1, type RpcRequest, type RpcResponse,
+  FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, RequestTemporaryHardwareKeyV1, RequestTemporaryHardwareKeyV2, type RpcRequest, type RpcResponse,
 } from '@thk/contracts';
 import { RequestHardwareKeyService } from './request-hardware-key.service.js';
 
@@ -10,8 +10,15 @@ import { RequestHardwareKeyService } from './request-hardware-key.service.js';
 export class HardwareKeyRpcController {
   constructor(@Inject(RequestHardwareKeyService) private readonly requests: RequestHardwareKeyService) {}
 
+  /** Kept for gateways that predate v2: the same call, its answer without `replayed`. */
   @MessagePattern<string>(RequestTemporaryHardwareKeyV1.subject)
-  request(@Payload() req: RpcRequest<typeof RequestTemporaryHardwareKeyV1>): Promise<RpcResponse<typeof RequestTemporaryHardwareKeyV1>> {
+  async request(@Payload() req: RpcRequest<typeof RequestTemporaryHardwareKeyV1>): Promise<RpcResponse<typeof RequestTemporaryHardwareKeyV1>> {
+    const { replayed: _replayed, ...reply } = await this.requests.request(req);
+    return reply;
+  }
+
+  @MessagePattern<string>(RequestTemporaryHardwareKeyV2.subject)
+  requestV2(@Payload() req: RpcRequest<typeof RequestTemporaryHardwareKeyV2>): Promise<RpcResponse<typeof RequestTemporaryHardwareKeyV2>> {
     return this.requests.request(req);
   }
 

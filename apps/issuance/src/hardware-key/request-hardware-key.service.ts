@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import {
   AuthorizeTemporaryKeyV1, GetKeyV1, GetUserTokenV1, temporaryHardwareKeyRequestBody, temporaryHardwareKeyStart, uuid,
-  type FindHardwareKeyRequestByIdempotencyKeyV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1,
+  type FindHardwareKeyRequestByIdempotencyKeyV1, type GetHardwareKeyRequestV1, type RequestTemporaryHardwareKeyV1, type RequestTemporaryHardwareKeyV2,
   type RpcRequest, type RpcResponse, type TokenView,
 } from '@thk/contracts';
 import { AppError, createLogger, type Logger } from '@thk/core';
@@ -18,6 +18,8 @@ import { startInputHash } from './idempotency.js';
 
 type StartRequest = RpcRequest<typeof RequestTemporaryHardwareKeyV1>;
 type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
+/** The reply, and whether it is a seen key's (`RequestTemporaryHardwareKeyV2`). */
+type StartOutcome = RpcResponse<typeof RequestTemporaryHardwareKeyV2>;
 
 /**
  * `RequestTemporaryHardwareKey`: the synchronous first step. Refusals come in api.md's order, all
@@ -30,6 +32,12 @@ type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
  * Then the saga and its first messages are written in one statement. The cloud key password lives
  * only in this call's memory on its way to the depository.
  */
+/**
+ * How long after the authorization's call the key's and the token's questions go out: past the
+ * depository's statement before the KDF (a few milliseconds), well within the KDF (hundreds).
+ */
+const QUESTIONS_DELAY_MS = 20;
+
 export class RequestHardwareKeyService {
   private readonly log: Logger;
 
@@ -45,44 +53,49 @@ export class RequestHardwareKeyService {
     this.log = logger ?? createLogger('issuance:request');
   }
 
-  async request(req: StartRequest): Promise<StartReply> {
+  async request(req: StartRequest): Promise<StartOutcome> {
     const inputHash = startInputHash(req);
     const call = { timeoutMs: this.rpcTimeoutMs };
-    // Both questions at once, and asked while the idempotency key is looked up: they only read, and
-    // the forming call's latency is a chain of such round trips. The token's answer is only reported
-    // in its place in the order; a seen key does not wait for either (allSettled: nothing unobserved rejects).
-    const questions = Promise.allSettled([
-      this.rpc.call(GetKeyV1, { userId: req.userId, keyId: req.baseKeyId }, call),
-      this.rpc.call(GetUserTokenV1, { userId: req.userId, tokenId: req.tokenId }, call),
-    ]);
     // A key already seen is answered from what was stored, before any check runs again (api.md).
     const seen = await this.sagas.findByIdempotencyKey(req.userId, req.idempotencyKey);
-    if (seen) return replay(seen, inputHash);
+    if (seen) return { ...replay(seen, inputHash), replayed: true };
 
     // The depository checks the password (counting wrong guesses) and signs the authorization. Asked
-    // now, beside the two questions, rather than after them: the KDF is most of this call, and every
-    // round trip before it adds to the answer. That is safe because the depository refuses by itself,
-    // before any password is tried, what the key's answer would refuse here (no such key, not the
-    // user's, not an eligible base: the same rules on the same row), so no guess is counted for a key
-    // refused first; a seen key never gets here. Without a known token the authorization is discarded
-    // right after: the password's verdict still comes first, as the order promises.
+    // first, before the key and token questions below: the KDF is most of this call, and every round trip
+    // before it adds to the answer. That is safe because the depository refuses by itself, before any
+    // password is tried, what the key's answer would refuse here (no such key, not the user's, not an
+    // eligible base: the same rules on the same row), so no guess is counted for a key refused first;
+    // a seen key never gets here. Without a known token the authorization is discarded right after:
+    // the password's verdict still comes first, as the order promises.
     const requestId = randomUUID();
     const authorize = (tokenSerial: string) => this.rpc.call(AuthorizeTemporaryKeyV1, {
       userId: req.userId, baseKeyId: req.baseKeyId, password: req.cloudKeyPassword, requestId, validity: req.validity, tokenSerial,
     }, call);
     const assumedSerial = serialOfTokenId(req.tokenId);
     const authorizing = authorize(assumedSerial);
-    // Observed at once: a refusal of the key's answer below returns before it is awaited.
-    authorizing.catch(() => undefined);
+    // The key's and the token's questions only read, and their answers are needed only once the
+    // password's verdict is in. Asked at once, accounts would answer them at the very moment it runs
+    // the authorization's statement (its last step before the KDF), and that statement would wait
+    // behind them; asked a moment later (or when the verdict comes, if it comes first), they are
+    // answered while the KDF runs. allSettled: nothing unobserved rejects.
+    let questions: Promise<[PromiseSettledResult<RpcResponse<typeof GetKeyV1>>, PromiseSettledResult<RpcResponse<typeof GetUserTokenV1>>]> | undefined;
+    const ask = () => (questions ??= Promise.allSettled([
+      this.rpc.call(GetKeyV1, { userId: req.userId, keyId: req.baseKeyId }, call),
+      this.rpc.call(GetUserTokenV1, { userId: req.userId, tokenId: req.tokenId }, call),
+    ]));
+    const asking = setTimeout(ask, QUESTIONS_DELAY_MS);
+    const verdict = await authorizing.then((value) => ({ ok: true as const, value }), (reason: unknown) => ({ ok: false as const, reason }));
+    clearTimeout(asking);
 
-    const [keyReply, tokenReply] = await questions;
+    // Reported in api.md's order: the key's refusals, then the password's, then the token's.
+    const [keyReply, tokenReply] = await ask();
     if (keyReply.status === 'rejected') throw keyReply.reason;
     assertEligibleBase(keyReply.value, this.clock());
     let token: TokenView | null = null;
     if (tokenReply.status === 'fulfilled') token = tokenReply.value.token;
     else if ((tokenReply.reason as AppError).code !== 'token-unavailable') throw tokenReply.reason;
-
-    let authorization = await authorizing;
+    if (!verdict.ok) throw verdict.reason;
+    let authorization = verdict.value;
     // A serial that the id does not spell plainly (one holding a ':'): the authorization must name the token's own.
     if (token && token.serial !== assumedSerial) authorization = await authorize(token.serial);
     if (!token) throw new AppError('token-unavailable', 'no such token is online for this user; connect the token and start the signing agent', { meta: { tokenId: req.tokenId } });
@@ -123,9 +136,9 @@ export class RequestHardwareKeyService {
       { request, sealedCurrentPin: req.currentTokenPassword, idempotencyKey: req.idempotencyKey, inputHash },
       (state) => firstReply(state),
     );
-    if (!started.created) return replay(started.existing, inputHash);
+    if (!started.created) return { ...replay(started.existing, inputHash), replayed: true };
     this.log.info({ requestId, baseKeyId: req.baseKeyId, agentId: token.agentId, validity: decision.window.option }, 'hardware key request started');
-    return started.row.reply;
+    return { ...started.row.reply, replayed: false };
   }
 
   /**

@@ -35,6 +35,20 @@ export const RequestTemporaryHardwareKeyV1 = defineRpc({
   ],
 });
 
+/**
+ * `RequestTemporaryHardwareKeyV1` whose answer also says whether it came from the store: `replayed` is
+ * true when the Idempotency-Key was seen (the stored answer, or its `idempotency-conflict`, comes before
+ * any check, and nothing starts). It lets the gateway send a body it has validated straight here, without
+ * asking `FindHardwareKeyRequestByIdempotencyKey` first, and give back the password rate-limit token it
+ * took for a call that turned out to be a replay. Issuance answers both versions.
+ */
+export const RequestTemporaryHardwareKeyV2 = defineRpc({
+  context: 'issuance', name: 'request-temporary-hardware-key', version: 2,
+  request: RequestTemporaryHardwareKeyV1.request,
+  response: RequestTemporaryHardwareKeyV1.response.extend({ replayed: z.boolean() }),
+  errors: RequestTemporaryHardwareKeyV1.errors,
+});
+
 export const hardwareKeyRequestView = z.strictObject({
   requestId: uuid,
   baseKeyId: uuid,
