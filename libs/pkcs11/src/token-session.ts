@@ -187,10 +187,13 @@ export class TokenSession {
 
   /** The objects under one `CKA_ID`, with their class and label. */
   objectsWithId(id: Buffer): TokenObject[] {
-    return this.findObjects({ id }).map((handle) => {
-      const a = this.getAttributes(handle, ['CKA_CLASS', 'CKA_ID', 'CKA_LABEL']);
-      return { handle, class: objectClassName(a.CKA_CLASS), id: a.CKA_ID, label: a.CKA_LABEL };
-    });
+    return this.findObjects({ id }).map((handle) => this.describeObject(handle));
+  }
+
+  /** What the token says an object handle names now (`CKR_OBJECT_HANDLE_INVALID` for one it no longer knows). */
+  describeObject(handle: Handle): TokenObject {
+    const a = this.getAttributes(handle, ['CKA_CLASS', 'CKA_ID', 'CKA_LABEL']);
+    return { handle, class: objectClassName(a.CKA_CLASS), id: a.CKA_ID, label: a.CKA_LABEL };
   }
 
   destroyObject(object: Handle): void {

@@ -100,6 +100,8 @@ export class GenerateTokenKeyService {
       const pair = await this.keyPair(session, g, save, log);
       await crashPoint(this.config, 'after-keypair-created');
       const evidence = this.evidence(session, pair);
+      // The install that comes next addresses the pair by these handles instead of searching the token.
+      this.registry.rememberKeyPair(found, pair);
       const csr = await createTokenCsr({ session, keyPair: pair, name: personSubjectName(cmd.subject) });
       const event = this.events.build(TokenKeyGeneratedV1, {
         requestId: cmd.requestId, tokenSerial: token.serial, keyId: g.keyId, algorithm: cmd.algorithm,

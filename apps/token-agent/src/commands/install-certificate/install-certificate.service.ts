@@ -3,13 +3,13 @@ import { createHash, X509Certificate } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CertificateInstallFailedV1, CertificateInstalledV1, type Envelope, type InstallCertificateV1 } from '@thk/contracts';
 import type { Logger } from '@thk/core';
-import type { TokenSession } from '@thk/pkcs11';
+import type { TokenObject, TokenSession } from '@thk/pkcs11';
 import { AGENT_ACTIVITY, AGENT_EVENTS, AGENT_JOURNAL, AGENT_LOGGER, TOKEN_REGISTRY } from '../../agent.tokens.js';
 import { AGENT_CONFIG, type TokenAgentConfig } from '../../config/agent.config.js';
 import type { AgentJournal } from '../../journal/agent-journal.js';
 import { nameBasedId } from '../../state/name-based-id.js';
 import type { AgentActivity } from '../../status/agent-activity.js';
-import type { TokenRegistry } from '../../tokens/token-registry.js';
+import type { FoundToken, TokenRegistry } from '../../tokens/token-registry.js';
 import type { AgentEvents } from '../agent-events.js';
 import { closeQuietly } from '../generate-token-key/generate-token-key.service.js';
 import { TokenFailure, toTokenFailure } from '../token-failure.js';
@@ -53,7 +53,7 @@ export class InstallCertificateService {
     await this.activity.run({ kind: 'install-certificate', requestId: cmd.requestId, tokenSerial: cmd.tokenSerial }, () => this.registry.exclusive(async () => {
       const meta = { correlationId: envelope.correlationId, causationId: envelope.id, occurredAt: this.config.now?.() ?? new Date() };
       try {
-        const serial = await this.install(envelope, der, sha256, known?.generation?.label, log);
+        const serial = await this.install(envelope, der, sha256, known?.generation?.label, known?.install === undefined, log);
         const event = this.events.build(CertificateInstalledV1, {
           requestId: cmd.requestId, tokenSerial: cmd.tokenSerial, keyId: cmd.keyId, certificateSerialNumber: serial,
         }, { id: nameBasedId(cmd.requestId, 'CertificateInstalled', cmd.keyId, sha256), ...meta });
@@ -78,7 +78,7 @@ export class InstallCertificateService {
     else if (after?.install?.failure) await this.events.publish(cmd.requestId, 'install-failure');
   }
 
-  private async install(envelope: Envelope<InstallCertificateV1>, der: Buffer, sha256: string, journaledLabel: string | undefined, log: Logger): Promise<string> {
+  private async install(envelope: Envelope<InstallCertificateV1>, der: Buffer, sha256: string, journaledLabel: string | undefined, firstAttempt: boolean, log: Logger): Promise<string> {
     const cmd = envelope.data;
     let cert: X509Certificate;
     try {
@@ -92,7 +92,7 @@ export class InstallCertificateService {
     const id = Buffer.from(cmd.keyId, 'hex');
     const session = found.module.openSession(found.token.slotId);
     try {
-      const objects = session.objectsWithId(id);
+      const objects = this.keyObjects(session, found, id, cmd.keyId, firstAttempt ? journaledLabel : undefined) ?? session.objectsWithId(id);
       const publicKey = objects.find((o) => o.class === 'public-key' && (!journaledLabel || o.label === journaledLabel));
       if (!publicKey) throw new TokenFailure('certificate-mismatch', `the token holds no key with ID ${cmd.keyId}`);
       const tokenKey = session.readPublicKey(publicKey.handle).key;
@@ -120,6 +120,25 @@ export class InstallCertificateService {
       return certificateSerialHex(cert);
     } finally {
       closeQuietly(session);
+    }
+  }
+
+  /**
+   * The objects under the key's ID without searching the token, when this process generated the pair
+   * and its handles are still valid: its public key, as the token describes that handle now, and no
+   * certificate (only a first attempt asks: no install of this request wrote one, and nothing else
+   * writes under a fresh random ID). Undefined when it cannot tell (another process made the pair, the
+   * agent restarted, the handle now names something else): the caller searches.
+   */
+  private keyObjects(session: TokenSession, found: FoundToken, id: Buffer, keyIdHex: string, label: string | undefined): TokenObject[] | undefined {
+    if (label === undefined) return undefined;
+    const remembered = this.registry.rememberedKeyPair(found, keyIdHex);
+    if (!remembered || remembered.label !== label) return undefined;
+    try {
+      const object = session.describeObject(remembered.publicKey);
+      return object.class === 'public-key' && object.id.equals(id) && object.label === label ? [object] : undefined;
+    } catch {
+      return undefined;
     }
   }
 

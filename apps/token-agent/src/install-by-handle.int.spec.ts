@@ -1,0 +1,163 @@
+import 'reflect-metadata';
+import { execFile } from 'node:child_process';
+import { webcrypto } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { pino } from 'pino';
+import { jest } from '@jest/globals';
+import { Pkcs10CertificateRequest, X509CertificateGenerator } from '@peculiar/x509';
+import {
+  GenerateTokenKeyV1, InstallCertificateV1, type CertificateInstalledV1, type Envelope, type GenerateTokenKeyV1 as GenerateData, type TokenKeyGeneratedV1,
+} from '@thk/contracts';
+import { Pkcs11Module, TokenSession } from '@thk/pkcs11';
+import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
+import { AgentBus, sealPin } from './testing/agent-test-kit.js';
+import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
+
+const run = promisify(execFile);
+const AGENT = 'agent-handles';
+const SO_PIN = 'so-pin-8765';
+const PIN = 'user-pin-1234';
+const SUBJECT = {
+  commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111',
+  organization: null, organizationIdentifier: null, title: null, country: 'UA' as const,
+};
+
+/**
+ * The install of a certificate for a pair this agent generated, in `slot-list` mode (a token present
+ * before the agent starts, as with a hardware token's module): the pair is addressed by the handles its
+ * generation got, which a session the agent keeps open holds valid, instead of a search of the token
+ * by `CKA_ID` (linear in its objects in SoftHSM, APDUs on a card).
+ */
+describe('token agent: installing by the generated pair\'s handles (slot-list mode)', () => {
+  let hsm: SoftHsmEnvironment;
+  let nats: TestNats;
+  let bus: AgentBus;
+  let agent: RunningTokenAgent | undefined;
+  let stateDir: string;
+  let serial: string;
+  let pin = PIN;
+  let n = 0;
+
+  const start = async () => {
+    agent = await startTokenAgent({
+      agentId: AGENT, nats: { servers: nats.url, name: AGENT }, modules: [hsm.modulePath], rescan: 'slot-list', soPin: SO_PIN, stateDir,
+      pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
+    }, { logger: pino({ level: 'silent' }) });
+    return agent;
+  };
+
+  /** Generates a pair (changing the PIN), then has its certificate installed; returns the generated event and how many searches the install made. */
+  async function form(): Promise<{ generated: Envelope<TokenKeyGeneratedV1>; searches: number; installed: Envelope<CertificateInstalledV1> }> {
+    const newPin = `user-pin-${++n}${n}${n}`;
+    const requestId = crypto.randomUUID();
+    const data: GenerateData = {
+      requestId, tokenSerial: serial, algorithm: 'EC-P256', label: `thk-${n}`, subject: SUBJECT,
+      sealedNewPin: await sealPin(agent!.sealingKey, newPin), sealedCurrentPin: await sealPin(agent!.sealingKey, pin),
+    };
+    await bus.send(GenerateTokenKeyV1, AGENT, data);
+    const [generated] = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId });
+    pin = newPin;
+    const caKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
+    const csr = new Pkcs10CertificateRequest(Buffer.from(generated!.data.csr, 'base64'));
+    const cert = await X509CertificateGenerator.create({
+      serialNumber: `0c0ffee${n}`, subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+      publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    }, webcrypto as unknown as Crypto);
+    const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
+    try {
+      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: Buffer.from(cert.rawData).toString('base64') });
+      const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
+      return { generated: generated!, searches: searches.mock.calls.length, installed: installed! };
+    } finally {
+      searches.mockRestore();
+    }
+  }
+
+  const underId = async (keyId: string) => {
+    const { stdout } = await run('pkcs11-tool', ['--module', hsm.modulePath, '--token-label', 'handles', '--login', '--pin', pin, '-O'], { env: { ...process.env, ...hsm.env }, encoding: 'utf8' });
+    return stdout.split(/\n(?=\S)/).filter((o) => o.includes(`ID:         ${keyId}`)).map((o) => o.split(' Object')[0]).sort();
+  };
+
+  beforeAll(async () => {
+    hsm = await createSoftHsm();
+    await hsm.createToken({ label: 'handles', soPin: SO_PIN, userPin: PIN });
+    process.env['SOFTHSM2_CONF'] = hsm.conf;
+    nats = await startTestNats();
+    bus = await AgentBus.connect(nats.url);
+    stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-handles-'));
+    await start();
+    const module = Pkcs11Module.open(hsm.modulePath);
+    try {
+      serial = module.tokens().find((t) => t.label === 'handles')!.serial;
+    } finally {
+      module.close();
+    }
+  });
+
+  afterAll(async () => {
+    await agent?.close();
+    await bus?.close();
+    await nats?.stop();
+    await hsm?.cleanup();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  });
+
+  it('installs the certificate of a pair it generated without searching the token, under the key\'s ID', async () => {
+    const { generated, searches, installed } = await form();
+    expect(searches).toBe(0);
+    expect(installed.data).toMatchObject({ keyId: generated.data.keyId, certificateSerialNumber: 'c0ffee1' });
+    expect(await underId(generated.data.keyId)).toEqual(['Certificate', 'Private Key', 'Public Key']);
+  });
+
+  it('leaves the token logged out after each command, although a session of it stays open', async () => {
+    await form();
+    // The same module in this process shares the agent's login state (PKCS#11: the application's).
+    const module = Pkcs11Module.open(hsm.modulePath);
+    const session = module.openSession(module.tokens().find((t) => t.serial === serial)!.slotId);
+    try {
+      // Private objects show only to a logged-in application: the token holds private keys, and none shows.
+      expect(session.findObjects({ class: 'private-key' })).toEqual([]);
+      session.login(pin);
+      expect(session.findObjects({ class: 'private-key' }).length).toBeGreaterThan(0);
+      session.logout();
+    } finally {
+      session.close();
+      module.close();
+    }
+  });
+
+  it('searches for the pair after a restart (its handles are gone) and still installs it', async () => {
+    const { searches: before } = await form();
+    expect(before).toBe(0);
+    // A pair generated before the restart, installed after it.
+    const newPin = `user-pin-restart`;
+    const requestId = crypto.randomUUID();
+    await bus.send(GenerateTokenKeyV1, AGENT, {
+      requestId, tokenSerial: serial, algorithm: 'EC-P256', label: 'thk-restart', subject: SUBJECT,
+      sealedNewPin: await sealPin(agent!.sealingKey, newPin), sealedCurrentPin: await sealPin(agent!.sealingKey, pin),
+    });
+    const [generated] = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId });
+    pin = newPin;
+    await agent!.close();
+    await start();
+    const caKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
+    const csr = new Pkcs10CertificateRequest(Buffer.from(generated!.data.csr, 'base64'));
+    const cert = await X509CertificateGenerator.create({
+      serialNumber: '0d00d1', subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+      publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+    }, webcrypto as unknown as Crypto);
+    const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
+    try {
+      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: Buffer.from(cert.rawData).toString('base64') });
+      const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
+      expect(installed?.data.certificateSerialNumber).toBe('d00d1');
+      expect(searches.mock.calls.length).toBeGreaterThan(0);
+    } finally {
+      searches.mockRestore();
+    }
+    expect(await underId(generated!.data.keyId)).toEqual(['Certificate', 'Private Key', 'Public Key']);
+  });
+});
