@@ -1,29 +1,24 @@
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
-import { webcrypto } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { jest } from '@jest/globals';
-import { Pkcs10CertificateRequest, X509CertificateGenerator } from '@peculiar/x509';
 import {
   GenerateTokenKeyV1, InstallCertificateV1, type CertificateInstalledV1, type Envelope, type GenerateTokenKeyV1 as GenerateData, type TokenKeyGeneratedV1,
 } from '@thk/contracts';
 import { Pkcs11Module, TokenSession } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
-import { AgentBus, sealPin } from './testing/agent-test-kit.js';
+import { AgentBus, TEST_SUBJECT, certificateForCsr, sealPin } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
 const run = promisify(execFile);
 const AGENT = 'agent-handles';
 const SO_PIN = 'so-pin-8765';
 const PIN = 'user-pin-1234';
-const SUBJECT = {
-  commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111',
-  organization: null, organizationIdentifier: null, title: null, country: 'UA' as const,
-};
+const SUBJECT = TEST_SUBJECT;
 
 /**
  * The install of a certificate for a pair this agent generated, in `slot-list` mode (a token present
@@ -60,15 +55,10 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
     await bus.send(GenerateTokenKeyV1, AGENT, data);
     const [generated] = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId });
     pin = newPin;
-    const caKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
-    const csr = new Pkcs10CertificateRequest(Buffer.from(generated!.data.csr, 'base64'));
-    const cert = await X509CertificateGenerator.create({
-      serialNumber: `0c0ffee${n}`, subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
-      publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    }, webcrypto as unknown as Crypto);
+    const cert = await certificateForCsr(generated!.data.csr, `0c0ffee${n}`);
     const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
     try {
-      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: Buffer.from(cert.rawData).toString('base64') });
+      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: cert.toString('base64') });
       const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
       return { generated: generated!, searches: searches.mock.calls.length, installed: installed! };
     } finally {
@@ -143,15 +133,10 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
     pin = newPin;
     await agent!.close();
     await start();
-    const caKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
-    const csr = new Pkcs10CertificateRequest(Buffer.from(generated!.data.csr, 'base64'));
-    const cert = await X509CertificateGenerator.create({
-      serialNumber: '0d00d1', subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
-      publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-    }, webcrypto as unknown as Crypto);
+    const cert = await certificateForCsr(generated!.data.csr, '0d00d1');
     const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
     try {
-      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: Buffer.from(cert.rawData).toString('base64') });
+      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: cert.toString('base64') });
       const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
       expect(installed?.data.certificateSerialNumber).toBe('d00d1');
       expect(searches.mock.calls.length).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
+import { Pkcs10CertificateRequest, X509CertificateGenerator } from '@peculiar/x509';
 import { CompactEncrypt, importJWK, type JWK } from 'jose';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
@@ -14,6 +15,23 @@ import { createEnvelope, defaultStreamSpecs, provisionStreams } from '@thk/messa
 export async function sealPin(agentKey: SealingJwk | JWK, pin: string): Promise<string> {
   const key = await importJWK({ kty: agentKey.kty, crv: agentKey.crv, x: agentKey.x, y: agentKey.y }, 'ECDH-ES');
   return new CompactEncrypt(new TextEncoder().encode(pin)).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', ...(agentKey.kid ? { kid: agentKey.kid } : {}) }).encrypt(key);
+}
+
+/** The certificate subject the agent tests ask the token's CSR for. */
+export const TEST_SUBJECT = {
+  commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111',
+  organization: null, organizationIdentifier: null, title: null, country: 'UA' as const,
+};
+
+/** A certificate for the key of a CSR (base64 DER, as `TokenKeyGenerated` carries it), from a throw-away test CA: DER. */
+export async function certificateForCsr(csrBase64: string, serialNumber: string): Promise<Buffer> {
+  const ca = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
+  const csr = new Pkcs10CertificateRequest(Buffer.from(csrBase64, 'base64'));
+  const cert = await X509CertificateGenerator.create({
+    serialNumber, subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
+    publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: ca.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+  }, webcrypto as unknown as Crypto);
+  return Buffer.from(cert.rawData);
 }
 
 export class AgentBus {
