@@ -94,10 +94,27 @@ describe('RpcClient and JetStreamServer request/reply', () => {
       expect(controller.calls).toBe(before + 1); // it reached the responder: a timeout, not "no responders"
     });
 
-    it('turns a call nobody answers into service-unavailable, not a hang', async () => {
+    it('turns a call nobody answers into service-unavailable at once (the server says no responders), not a hang', async () => {
       const started = Date.now();
-      await expect(client.call(GetCrlV1, {}, { timeoutMs: 300 })).rejects.toMatchObject({ code: 'service-unavailable', retryable: true });
-      expect(Date.now() - started).toBeLessThan(2_000);
+      await expect(client.call(GetCrlV1, {}, { timeoutMs: 5_000 })).rejects.toMatchObject({ code: 'service-unavailable', retryable: true, meta: { subject: GetCrlV1.subject } });
+      expect(Date.now() - started).toBeLessThan(1_000);
+    });
+
+    it('keeps concurrent calls apart: each gets the reply to its own request', async () => {
+      const serials = Array.from({ length: 30 }, (_, i) => (i % 3 === 0 ? 'dead' : (i + 16).toString(16)));
+      const answers = await Promise.all(serials.map((serialNumber) => client.call(GetCertificateStatusV1, { serialNumber }).then(() => 'good', (e: AppError) => `${e.code}:${String(e.meta?.['serialNumber'])}`)));
+      expect(answers).toEqual(serials.map((s) => (s === 'dead' ? 'not-found:dead' : 'good')));
+    });
+
+    it('drops a reply that comes after its call gave up, and the calls after it get their own', async () => {
+      const started = Date.now();
+      const slow = client.call(GetCertificateStatusV1, { serialNumber: '51a0' }, { timeoutMs: 200 });
+      await expect(slow).rejects.toMatchObject({ code: 'service-unavailable' });
+      // While the slow reply is still on its way, and after it came.
+      await expect(client.call(GetCertificateStatusV1, { serialNumber: '0b' })).resolves.toMatchObject({ status: 'good' });
+      // The responder answers after 1.5 s.
+      await new Promise((r) => setTimeout(r, Math.max(0, started + 1_700 - Date.now())));
+      await expect(client.call(GetCertificateStatusV1, { serialNumber: 'dead' })).rejects.toMatchObject({ code: 'not-found' });
     });
   });
 });

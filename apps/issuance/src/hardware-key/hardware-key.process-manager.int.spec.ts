@@ -114,7 +114,7 @@ describe('HardwareKeyProcessManager (one load and one statement a step)', () => 
       await expect(sagas.findByIdempotencyKey(request.userId, row.idempotencyKey)).resolves.toEqual(row);
       const outbox: Array<{ message_id: string; subject: string }> = await ds.query("SELECT message_id, subject FROM outbox WHERE envelope->>'correlationId' = $1 ORDER BY seq", [request.requestId]);
       expect(outbox.map((o) => o.subject)).toEqual([
-        'issuance.evt.hardware-key-requested.v1', `agent.${AGENT}.cmd.generate-token-key.v1`,
+        `agent.${AGENT}.cmd.generate-token-key.v1`, 'issuance.evt.hardware-key-requested.v1',
         'issuance.evt.hardware-key-request-progressed.v1', 'issuance.evt.hardware-key-request-progressed.v1',
       ]);
       expect(dispatched.filter((m) => m.envelope.correlationId === request.requestId).map((m) => m.envelope.id)).toEqual(outbox.map((o) => o.message_id));

@@ -449,15 +449,10 @@ function decideStart(input: Extract<SagaInput, { type: 'Start' }>, state: SagaSt
   if (state.status !== 'none') return ignored('the saga has started already');
   const { request } = input;
   const at = iso(ctx.now);
+  // The command goes out first: it starts the next step of the chain (the messages leave in this
+  // order), the event only tells accounts, which does its part beside it.
   return new Plan(state)
     .apply({ type: 'Requested', at, request })
-    .emit({
-      message: 'HardwareKeyRequested',
-      data: {
-        requestId: request.requestId, userId: request.userId, baseKeyId: request.baseKeyId, keyAccountId: request.keyAccountId,
-        validity: request.validity, token: request.token, algorithm: request.algorithm, requestedAt: request.requestedAt,
-      },
-    })
     .apply({ type: 'KeyGenerationOrdered', at, deadlineAt: after(ctx, ctx.agentStepMs) })
     .emit({
       message: 'GenerateTokenKey', agentId: request.token.agentId,
@@ -465,6 +460,13 @@ function decideStart(input: Extract<SagaInput, { type: 'Start' }>, state: SagaSt
         requestId: request.requestId, tokenSerial: request.token.serial, algorithm: request.algorithm,
         label: tokenKeyLabel(request.requestId), subject: request.subject,
         sealedNewPin: request.sealedNewPin, sealedCurrentPin: input.sealedCurrentPin,
+      },
+    })
+    .emit({
+      message: 'HardwareKeyRequested',
+      data: {
+        requestId: request.requestId, userId: request.userId, baseKeyId: request.baseKeyId, keyAccountId: request.keyAccountId,
+        validity: request.validity, token: request.token, algorithm: request.algorithm, requestedAt: request.requestedAt,
       },
     })
     .decision();

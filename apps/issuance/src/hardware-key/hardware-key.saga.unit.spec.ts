@@ -99,7 +99,8 @@ describe('hardware key saga', () => {
       const then = when(initialState, start, 0);
       expect(then.decision.outcome).toBe('applied');
       expect(then.state).toMatchObject({ status: 'key-generating', deadlineAt: new Date(T0 + AGENT_MS).toISOString() });
-      expect(then.commands).toEqual(['HardwareKeyRequested', 'GenerateTokenKey']);
+      // The command first: it is the next step of the chain; the event only informs accounts.
+      expect(then.commands).toEqual(['GenerateTokenKey', 'HardwareKeyRequested']);
       expect(then.sent('GenerateTokenKey')[0]).toEqual({
         message: 'GenerateTokenKey', agentId: AGENT,
         data: { requestId: REQUEST_ID, tokenSerial: SERIAL, algorithm: 'EC-P256', label: `thk-${REQUEST_ID}`, subject: request.subject, sealedNewPin: NEW_PIN, sealedCurrentPin: null },
