@@ -19,4 +19,4 @@ USER node
 EXPOSE 8080
 HEALTHCHECK --interval=10s --timeout=3s --start-period=20s --retries=3 \
   CMD node -e "fetch('http://127.0.0.1:'+(process.env.HTTP_PORT||8080)+'/health/ready').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"
-CMD ["node", "--enable-source-maps", "apps/issuance/dist/main.js"]
+CMD ["node", "--enable-source-maps", "--no-memory-reducer", "apps/issuance/dist/main.js"]

@@ -25,4 +25,4 @@ USER node
 HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
   CMD node apps/token-agent/dist/main.js status --json | node -e "let s='';process.stdin.on('data',(d)=>{s+=d}).on('end',()=>{const r=JSON.parse(s);process.exit(r.alive&&r.status.nats.state==='connected'&&Date.now()-Date.parse(r.status.updatedAt)<30000?0:1)})"
 ENTRYPOINT ["token-agent-entrypoint"]
-CMD ["node", "--enable-source-maps", "apps/token-agent/dist/main.js", "run"]
+CMD ["node", "--enable-source-maps", "--no-memory-reducer", "apps/token-agent/dist/main.js", "run"]

@@ -13,13 +13,21 @@
 // Needs what `npm start` needs (it builds the services); uses a private nats-server, fresh databases on
 // the local PostgreSQL (dropped at the end) and a stack directory on /dev/shm.
 import { register } from 'node:module';
-import { spawn, execFileSync } from 'node:child_process';
+import { spawn, spawnSync, execFileSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { createCipheriv, createDecipheriv, generateKeyPairSync, randomBytes, randomUUID, scrypt, createPrivateKey } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
+
+// The baseline runs in this process: it gets the V8 flags the services run with (SERVICE_NODE_FLAGS in
+// tools/stack/stack.mjs), so that both sides meet the same runtime settings.
+if (!process.execArgv.includes('--no-memory-reducer')) {
+  const { status } = spawnSync(process.execPath, ['--no-memory-reducer', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+  process.exit(status ?? 1);
+}
 
 register('../ts/hooks.mjs', import.meta.url);
 await import('reflect-metadata');
@@ -40,6 +48,7 @@ const HEARTBEAT = '15';
 const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'completed'];
 
 const { startIsolatedStack, demoUser } = await import('./isolated-stack.mjs');
+const { SERVICE_NODE_FLAGS } = await import('../stack/stack.mjs');
 const { sealTo } = await import('../stack/demo-flow.mjs');
 const { requestJson, followSse } = await import('./lean-http.mjs');
 const { createTestDatabase } = await import('@thk/testing');
@@ -93,7 +102,7 @@ async function setupSystem(shm) {
       const t = softhsmToken(join(shm, agentId), `bench${i}`, soPin);
       const r = await nc.request('accounts.rpc.register-agent.v1', JSON.stringify({ agentId, userId: stack.userId }), { timeout: 10_000 });
       if (!r.json().ok) throw new Error(`register ${agentId}: ${JSON.stringify(r.json())}`);
-      extra.push(spawn(process.execPath, ['apps/token-agent/dist/main.js', 'run'], {
+      extra.push(spawn(process.execPath, [...SERVICE_NODE_FLAGS, 'apps/token-agent/dist/main.js', 'run'], {
         stdio: 'ignore',
         env: { ...process.env, NATS_URL: natsUrl, AGENT_ID: agentId, PKCS11_MODULE: t.module, PKCS11_RESCAN: AGENT_RESCAN, SOFTHSM2_CONF: t.conf, AGENT_SO_PIN: soPin, AGENT_STATE_DIR: join(shm, agentId, 'state'), AGENT_HEARTBEAT_SECONDS: HEARTBEAT, LOG_LEVEL: 'warn' },
       }));
