@@ -152,7 +152,9 @@ describe('token agent (SoftHSM2, NATS)', () => {
       expect(priv[0]).toContain('label:      thk-fresh');
       expect(priv[0]).toMatch(/Usage:\s+sign\n/);
       expect(priv[0]).toMatch(/Access:\s+sensitive, always sensitive, never extractable, local/);
-      expect((await tokenOf('fresh')).userPinInitialized).toBe(true);
+      // The next slot poll reports the PIN set (the report after the command may not be out yet: wait for it).
+      const reported = await inventory((e) => e.data.tokens.some((t) => t.label === 'fresh' && t.userPinInitialized));
+      expect(reported?.data.tokens.find((t) => t.label === 'fresh')?.userPinInitialized).toBe(true);
     });
 
     it('changes the PIN of a token that has one (C_SetPIN from the sealed current password)', async () => {
