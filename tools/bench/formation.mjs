@@ -21,11 +21,13 @@ import { availableParallelism, cpus, loadavg } from 'node:os';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { parseArgs, promisify } from 'node:util';
+import { SERVICE_NODE_FLAGS } from '../stack/stack.mjs';
 
-// The baseline runs in this process: it gets the V8 flags the services run with (SERVICE_NODE_FLAGS in
-// tools/stack/stack.mjs), so that both sides meet the same runtime settings.
-if (!process.execArgv.includes('--no-memory-reducer')) {
-  const { status } = spawnSync(process.execPath, ['--no-memory-reducer', ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
+// The baseline runs in this process: it runs with the flags the services run with, so that both sides
+// meet the same runtime settings (this process starts itself again with those it lacks).
+const missingFlags = SERVICE_NODE_FLAGS.filter((f) => !process.execArgv.includes(f));
+if (missingFlags.length > 0) {
+  const { status } = spawnSync(process.execPath, [...missingFlags, ...process.execArgv, fileURLToPath(import.meta.url), ...process.argv.slice(2)], { stdio: 'inherit' });
   process.exit(status ?? 1);
 }
 
@@ -48,7 +50,6 @@ const HEARTBEAT = '15';
 const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-issuing', 'certificate-issued', 'installing', 'completed'];
 
 const { startIsolatedStack, demoUser } = await import('./isolated-stack.mjs');
-const { SERVICE_NODE_FLAGS } = await import('../stack/stack.mjs');
 const { sealTo } = await import('../stack/demo-flow.mjs');
 const { requestJson, followSse } = await import('./lean-http.mjs');
 const { createTestDatabase } = await import('@thk/testing');
@@ -130,8 +131,11 @@ async function setupSystem(shm) {
       const marks = { accepted: performance.now() - t0 };
       const events = await followSse(`${base}/v1/hardware-key-requests/${accepted.requestId}/events`, accessToken, (ev) => { marks[ev.json?.status] ??= performance.now() - t0; }, 120_000);
       const ms = performance.now() - t0;
-      if (recordMarks) { const c = process.cpuUsage(cpu0); clientCpu.push((c.user + c.system) / 1000); }
-      if (recordMarks) stepMarks.push(marks);
+      if (recordMarks) {
+        const c = process.cpuUsage(cpu0);
+        clientCpu.push((c.user + c.system) / 1000);
+        stepMarks.push(marks);
+      }
       const last = events.at(-1)?.json;
       if (last?.status !== 'completed') throw new Error(`request ended ${last?.status}: ${JSON.stringify(last?.failure)}`);
       pins.set(tok.tokenId, newPin);

@@ -11,8 +11,8 @@
 // cores), so absolute figures are pessimistic; the ratios are what to read.
 import { register } from 'node:module';
 import { randomUUID } from 'node:crypto';
-import { Agent, request as httpRequest } from 'node:http';
 import { cpus, loadavg } from 'node:os';
+import { request as httpRequest } from 'node:http';
 import { parseArgs } from 'node:util';
 
 register('../ts/hooks.mjs', import.meta.url);
@@ -35,6 +35,8 @@ const { FindHardwareKeyRequestByIdempotencyKeyV1, GetHardwareKeyRequestV1, ListK
 const { RpcClient } = await import('@thk/messaging');
 const { startTestNats } = await import('@thk/testing');
 const { connect } = await import('@nats-io/transport-node');
+const { request: call, closeClient } = await import('./lean-http.mjs');
+const { sseReader } = await import('../stack/sse.mjs');
 
 const pct = (sorted, p) => sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 const f = (v) => `${v.toFixed(2)} ms`;
@@ -59,21 +61,6 @@ async function drive(total, concurrency, fn) {
 
 function line(name, r) {
   return `${name.padEnd(46)} p50 ${f(pct(r.lat, 50)).padStart(9)}  p95 ${f(pct(r.lat, 95)).padStart(9)}  p99 ${f(pct(r.lat, 99)).padStart(9)}  ${r.rps.toFixed(0).padStart(6)}/s`;
-}
-
-const agent = new Agent({ keepAlive: true, maxSockets: 256 });
-function call(url, { method = 'GET', headers = {}, body } = {}) {
-  return new Promise((resolve, reject) => {
-    const u = new URL(url);
-    const req = httpRequest({ agent, host: u.hostname, port: u.port, path: u.pathname + u.search, method, headers: { ...headers, ...(body ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } : {}) } }, (res) => {
-      const chunks = [];
-      res.on('data', (c) => chunks.push(c));
-      res.on('end', () => resolve({ status: res.statusCode, body: Buffer.concat(chunks).toString('utf8') }));
-    });
-    req.on('error', reject);
-    if (body) req.write(body);
-    req.end();
-  });
 }
 
 console.log(`api-gateway overhead — ${cpus().length} cores, load ${loadavg().map((l) => l.toFixed(1)).join(' ')}, node ${process.version}`);
@@ -112,7 +99,7 @@ for (const c of [1, CONCURRENCY]) {
   const direct = await drive(n, c, () => rpc.call(ListKeysV1, { userId, limit: 20, cursor: null }));
   const viaGateway = await drive(n, c, async () => {
     const r = await call(`${gateway.url}/v1/keys?limit=20`, { headers: { authorization: bearer } });
-    if (r.status !== 200) throw new Error(`GET /v1/keys → ${r.status} ${r.body}`);
+    if (r.status !== 200) throw new Error(`GET /v1/keys → ${r.status} ${r.text}`);
   });
   console.log(line('ListKeys RPC directly', direct));
   console.log(line('GET /v1/keys through the gateway', viaGateway));
@@ -125,7 +112,7 @@ for (const c of [1, CONCURRENCY]) {
   }));
   const form = await drive(n, c, async () => {
     const r = await call(`${gateway.url}/v1/keys/${keyId}/temporary-hardware-keys`, { method: 'POST', headers: { authorization: bearer, 'idempotency-key': randomUUID() }, body });
-    if (r.status !== 202) throw new Error(`POST → ${r.status} ${r.body}`);
+    if (r.status !== 202) throw new Error(`POST → ${r.status} ${r.text}`);
   });
   console.log(line('RequestTemporaryHardwareKey RPC directly', directForm));
   console.log(line('POST …/temporary-hardware-keys via gateway', form));
@@ -143,21 +130,13 @@ for (const c of [1, CONCURRENCY]) {
   const streams = await Promise.all(ids.map((id) => new Promise((resolve, reject) => {
     const u = new URL(`${gateway.url}/v1/hardware-key-requests/${id}/events`);
     const req = httpRequest({ host: u.hostname, port: u.port, path: u.pathname, headers: { authorization: bearer, accept: 'text/event-stream' } }, (res) => {
-      let buffer = '';
       const done = new Promise((r) => res.on('end', r));
-      res.on('data', (c) => {
-        buffer += c;
-        let i;
-        while ((i = buffer.indexOf('\n\n')) >= 0) {
-          const block = buffer.slice(0, i);
-          buffer = buffer.slice(i + 2);
-          const m = /^id: (\d+)$/m.exec(block);
-          if (!m) continue;
-          received++;
-          const t = sent.get(`${id}:${m[1]}`);
-          if (t !== undefined) latencies.push(performance.now() - t);
-        }
-      });
+      res.setEncoding('utf8');
+      res.on('data', sseReader((ev) => {
+        received++;
+        const t = sent.get(`${id}:${ev.id}`);
+        if (t !== undefined) latencies.push(performance.now() - t);
+      }));
       resolve({ done });
     });
     req.on('error', reject);
@@ -179,7 +158,7 @@ for (const c of [1, CONCURRENCY]) {
   if (received !== STREAMS * states.length) throw new Error(`received ${received} events, expected ${STREAMS * states.length}`);
 }
 
-agent.destroy();
+closeClient();
 await gateway.close();
 await nc.drain();
 await participants.close();

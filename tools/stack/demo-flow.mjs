@@ -5,6 +5,7 @@ import { readFileSync, writeFileSync, existsSync } from 'node:fs';
 import { CompactEncrypt, importJWK } from 'jose';
 import { DEMO_USER } from './stack.mjs';
 import { kyiv, renderTable } from './kyiv-table.mjs';
+import { sseReader } from './sse.mjs';
 
 async function api(base, path, { token, method = 'GET', body, headers = {} } = {}) {
   const res = await fetch(`${base}${path}`, {
@@ -29,26 +30,9 @@ export async function followEvents(base, path, token, onEvent, timeoutMs = 180_0
   const res = await fetch(`${base}${path}`, { headers: { authorization: `Bearer ${token}`, accept: 'text/event-stream' }, signal: AbortSignal.timeout(timeoutMs) });
   if (!res.ok) throw new Error(`GET ${path} → ${res.status}`);
   const events = [];
+  const read = sseReader((ev) => { events.push(ev); onEvent?.(ev); });
   const decoder = new TextDecoder();
-  let buffer = '';
-  for await (const chunk of res.body) {
-    buffer += decoder.decode(chunk, { stream: true });
-    let idx;
-    while ((idx = buffer.indexOf('\n\n')) >= 0) {
-      const raw = buffer.slice(0, idx);
-      buffer = buffer.slice(idx + 2);
-      const ev = { id: null, event: 'message', data: '' };
-      for (const line of raw.split('\n')) {
-        if (line.startsWith('id:')) ev.id = line.slice(3).trim();
-        else if (line.startsWith('event:')) ev.event = line.slice(6).trim();
-        else if (line.startsWith('data:')) ev.data += line.slice(5).trim();
-      }
-      if (!ev.data) continue;
-      ev.json = JSON.parse(ev.data);
-      events.push(ev);
-      onEvent?.(ev);
-    }
-  }
+  for await (const chunk of res.body) read(decoder.decode(chunk, { stream: true }));
   return events;
 }
 

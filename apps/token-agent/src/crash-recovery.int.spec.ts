@@ -7,16 +7,12 @@ import { promisify } from 'node:util';
 import { AgentInventoryReportedV1, GenerateTokenKeyV1, type Envelope, type TokenKeyGeneratedV1 } from '@thk/contracts';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
 import { AgentJournal, type JournalEntry } from './journal/agent-journal.js';
-import { AgentBus, sealPin } from './testing/agent-test-kit.js';
+import { AgentBus, sealPin, TEST_SUBJECT } from './testing/agent-test-kit.js';
 
 const run = promisify(execFile);
 const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const SO_PIN = 'so-pin-8765';
 const AGENT = 'agent-crash';
-const SUBJECT = {
-  commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111',
-  organization: null, organizationIdentifier: null, title: null, country: 'UA' as const,
-};
 
 interface AgentProcess { child: ChildProcess; output: string[]; exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }> }
 
@@ -93,7 +89,7 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
   async function sendGenerate(label: string, newPin: string) {
     const { serial, sealingKey } = await serialOf(label);
     const data = {
-      requestId: crypto.randomUUID(), tokenSerial: serial, algorithm: 'EC-P256' as const, label: `thk-${label}`, subject: SUBJECT,
+      requestId: crypto.randomUUID(), tokenSerial: serial, algorithm: 'EC-P256' as const, label: `thk-${label}`, subject: TEST_SUBJECT,
       sealedNewPin: await sealPin(sealingKey, newPin), sealedCurrentPin: null,
     };
     await bus.send(GenerateTokenKeyV1, AGENT, data);

@@ -11,14 +11,13 @@ import {
 } from '@thk/contracts';
 import { Pkcs11Module, TokenSession } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
-import { AgentBus, TEST_SUBJECT, certificateForCsr, sealPin } from './testing/agent-test-kit.js';
+import { AgentBus, TEST_SUBJECT, certificateForCsr, sealPin, testAgentConfig } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
 const run = promisify(execFile);
 const AGENT = 'agent-handles';
 const SO_PIN = 'so-pin-8765';
 const PIN = 'user-pin-1234';
-const SUBJECT = TEST_SUBJECT;
 
 /**
  * The install of a certificate for a pair this agent generated, in `slot-list` mode (a token present
@@ -37,33 +36,42 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
   let n = 0;
 
   const start = async () => {
-    agent = await startTokenAgent({
-      agentId: AGENT, nats: { servers: nats.url, name: AGENT }, modules: [hsm.modulePath], rescan: 'slot-list', soPin: SO_PIN, stateDir,
-      pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
-    }, { logger: pino({ level: 'silent' }) });
+    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'slot-list' }), { logger: pino({ level: 'silent' }) });
     return agent;
   };
 
-  /** Generates a pair (changing the PIN), then has its certificate installed; returns the generated event and how many searches the install made. */
-  async function form(): Promise<{ generated: Envelope<TokenKeyGeneratedV1>; searches: number; installed: Envelope<CertificateInstalledV1> }> {
-    const newPin = `user-pin-${++n}${n}${n}`;
+  /** Has the agent generate a pair (changing the PIN); answers its request id and `TokenKeyGenerated`. */
+  async function generate(label: string): Promise<{ requestId: string; generated: Envelope<TokenKeyGeneratedV1> }> {
+    const newPin = `user-pin-${label}`;
     const requestId = crypto.randomUUID();
     const data: GenerateData = {
-      requestId, tokenSerial: serial, algorithm: 'EC-P256', label: `thk-${n}`, subject: SUBJECT,
+      requestId, tokenSerial: serial, algorithm: 'EC-P256', label: `thk-${label}`, subject: TEST_SUBJECT,
       sealedNewPin: await sealPin(agent!.sealingKey, newPin), sealedCurrentPin: await sealPin(agent!.sealingKey, pin),
     };
     await bus.send(GenerateTokenKeyV1, AGENT, data);
     const [generated] = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId });
     pin = newPin;
-    const cert = await certificateForCsr(generated!.data.csr, `0c0ffee${n}`);
+    return { requestId, generated: generated! };
+  }
+
+  /** Has the agent install a certificate for the generated pair; answers `CertificateInstalled` and how many searches the install made. */
+  async function install(requestId: string, generated: Envelope<TokenKeyGeneratedV1>, certificateSerial: string): Promise<{ searches: number; installed: Envelope<CertificateInstalledV1> }> {
+    const cert = await certificateForCsr(generated.data.csr, certificateSerial);
     const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
     try {
-      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: cert.toString('base64') });
+      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated.data.keyId, certificate: cert.toString('base64') });
       const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
-      return { generated: generated!, searches: searches.mock.calls.length, installed: installed! };
+      return { searches: searches.mock.calls.length, installed: installed! };
     } finally {
       searches.mockRestore();
     }
+  }
+
+  /** Generates a pair, then has its certificate installed by the same agent process. */
+  async function form(): Promise<{ generated: Envelope<TokenKeyGeneratedV1>; searches: number; installed: Envelope<CertificateInstalledV1> }> {
+    n++;
+    const { requestId, generated } = await generate(String(n));
+    return { generated, ...(await install(requestId, generated, `0c0ffee${n}`)) };
   }
 
   const underId = async (keyId: string) => {
@@ -123,26 +131,12 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
     const { searches: before } = await form();
     expect(before).toBe(0);
     // A pair generated before the restart, installed after it.
-    const newPin = `user-pin-restart`;
-    const requestId = crypto.randomUUID();
-    await bus.send(GenerateTokenKeyV1, AGENT, {
-      requestId, tokenSerial: serial, algorithm: 'EC-P256', label: 'thk-restart', subject: SUBJECT,
-      sealedNewPin: await sealPin(agent!.sealingKey, newPin), sealedCurrentPin: await sealPin(agent!.sealingKey, pin),
-    });
-    const [generated] = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId });
-    pin = newPin;
+    const { requestId, generated } = await generate('restart');
     await agent!.close();
     await start();
-    const cert = await certificateForCsr(generated!.data.csr, '0d00d1');
-    const searches = jest.spyOn(TokenSession.prototype, 'findObjects');
-    try {
-      await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serial, keyId: generated!.data.keyId, certificate: cert.toString('base64') });
-      const [installed] = await bus.events<CertificateInstalledV1>(AGENT, 'CertificateInstalled', { where: (e) => e.data.requestId === requestId });
-      expect(installed?.data.certificateSerialNumber).toBe('d00d1');
-      expect(searches.mock.calls.length).toBeGreaterThan(0);
-    } finally {
-      searches.mockRestore();
-    }
-    expect(await underId(generated!.data.keyId)).toEqual(['Certificate', 'Private Key', 'Public Key']);
+    const { searches, installed } = await install(requestId, generated, '0d00d1');
+    expect(installed?.data.certificateSerialNumber).toBe('d00d1');
+    expect(searches).toBeGreaterThan(0);
+    expect(await underId(generated.data.keyId)).toEqual(['Certificate', 'Private Key', 'Public Key']);
   });
 });

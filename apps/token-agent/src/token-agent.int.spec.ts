@@ -17,17 +17,13 @@ import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
 import { AgentJournal } from './journal/agent-journal.js';
-import { AgentBus, sealPin } from './testing/agent-test-kit.js';
+import { AgentBus, sealPin, testAgentConfig, TEST_SUBJECT } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
 const run = promisify(execFile);
 const AGENT = 'agent-int';
 const SO_PIN = 'so-pin-8765';
 const OLD_PIN = 'old-pin-1234';
-const SUBJECT = {
-  commonName: 'Тест Тест Тест', surname: 'Тест', givenName: 'Тест Тест', serialNumber: 'TINUA-1111111111',
-  organization: null, organizationIdentifier: null, title: null, country: 'UA' as const,
-};
 
 describe('token agent (SoftHSM2, NATS)', () => {
   let hsm: SoftHsmEnvironment;
@@ -55,7 +51,7 @@ describe('token agent (SoftHSM2, NATS)', () => {
   async function generate(label: string, data: Partial<GenerateData> & { newPin: string; currentPin?: string | null }, options: { envelope?: Envelope } = {}) {
     const { newPin, currentPin, ...rest } = data;
     const body: GenerateData = {
-      requestId: crypto.randomUUID(), tokenSerial: serials[label]!, algorithm: 'EC-P256', label: `thk-${label}`, subject: SUBJECT,
+      requestId: crypto.randomUUID(), tokenSerial: serials[label]!, algorithm: 'EC-P256', label: `thk-${label}`, subject: TEST_SUBJECT,
       sealedNewPin: await seal(newPin), sealedCurrentPin: currentPin ? await seal(currentPin) : null, ...rest,
     };
     return bus.send(GenerateTokenKeyV1, AGENT, body, options);
@@ -80,10 +76,7 @@ describe('token agent (SoftHSM2, NATS)', () => {
     stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-'));
     const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
     const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
-    agent = await startTokenAgent({
-      agentId: AGENT, nats: { servers: nats.url, name: AGENT }, modules: [hsm.modulePath], rescan: 'reinitialize', soPin: SO_PIN, stateDir,
-      pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
-    }, { logger });
+    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger });
     for (const label of ['fresh', 'used', 'locked', 'doomed', 'spare']) serials[label] = (await tokenOf(label)).serial;
   });
 

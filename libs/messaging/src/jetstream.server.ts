@@ -246,7 +246,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
     }
     const handler = this.handlerFor(pattern);
     if (!handler) {
-      // The consumer's filter is wider than what this service handles: nothing to do.
+      // The subject is one a handler takes, but the envelope's contract is another that this service
+      // does not handle (two contracts on one subject): nothing to do.
       m.ack();
       return;
     }

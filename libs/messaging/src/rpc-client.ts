@@ -1,4 +1,4 @@
-import { createInbox, type Msg, type NatsConnection, type Subscription } from '@nats-io/transport-node';
+import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
 import type { RpcContract, RpcRequest, RpcResponse } from '@thk/contracts';
 import { formatIssues } from '@thk/contracts';
 import { AppError, type AppErrorShape } from '@thk/core';
@@ -25,7 +25,8 @@ interface Waiting {
 export class RpcClient {
   private readonly encoder = new TextEncoder();
   private readonly decoder = new TextDecoder();
-  private inbox: { prefix: string; sub: Subscription } | undefined;
+  /** The reply subscription's subject prefix, once subscribed (the subscription lives as long as the connection). */
+  private inbox: string | undefined;
   private readonly waiting = new Map<string, Waiting>();
   private sequence = 0;
 
@@ -54,36 +55,35 @@ export class RpcClient {
 
   /** Publishes with a reply subject under this client's inbox and waits for the one answer. */
   private request(subject: string, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const unavailable = (why: string, cause?: unknown) => new AppError('service-unavailable', `${subject} ${why}; retry shortly`, { retryable: true, meta: { subject }, ...(cause ? { cause } : {}) });
-    if (this.nc.isClosed()) return Promise.reject(unavailable('cannot be asked: the NATS connection is closed'));
+    if (this.nc.isClosed()) return Promise.reject(unavailable(subject, 'cannot be asked: the NATS connection is closed'));
     const inbox = this.inbox ??= this.subscribeReplies();
     const token = (++this.sequence).toString(36);
     return new Promise<Uint8Array>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.waiting.delete(token);
-        reject(unavailable('did not answer in time'));
+        reject(unavailable(subject, 'did not answer in time'));
       }, timeoutMs);
       this.waiting.set(token, { subject, resolve, reject, timer });
       try {
-        this.nc.publish(subject, data, { reply: `${inbox.prefix}.${token}` });
+        this.nc.publish(subject, data, { reply: `${inbox}.${token}` });
       } catch (error) {
         clearTimeout(timer);
         this.waiting.delete(token);
-        reject(unavailable(`failed: ${(error as Error).message}`, error));
+        reject(unavailable(subject, `failed: ${(error as Error).message}`, error));
       }
     });
   }
 
-  /** The reply subscription; the server holds it before the first request (both go out in order on the connection). */
-  private subscribeReplies(): { prefix: string; sub: Subscription } {
+  /** Subscribes to the replies; the server holds the subscription before the first request (both go out in order on the connection). */
+  private subscribeReplies(): string {
     const prefix = createInbox();
-    const sub = this.nc.subscribe(`${prefix}.*`, {
+    this.nc.subscribe(`${prefix}.*`, {
       callback: (error, msg) => {
         if (error) return; // the subscription ended (the connection closed): the waiting calls time out
         this.answer(prefix, msg);
       },
     });
-    return { prefix, sub };
+    return prefix;
   }
 
   private answer(prefix: string, msg: Msg): void {
@@ -94,9 +94,14 @@ export class RpcClient {
     clearTimeout(waiting.timer);
     // The server's "no responders" status (nobody subscribes to the subject): empty, with a 503 header.
     if (msg.data.length === 0 && msg.headers?.code === 503) {
-      waiting.reject(new AppError('service-unavailable', `${waiting.subject} did not answer in time (no responder); retry shortly`, { retryable: true, meta: { subject: waiting.subject } }));
+      waiting.reject(unavailable(waiting.subject, 'did not answer in time (no responder)'));
       return;
     }
     waiting.resolve(msg.data);
   }
+}
+
+/** A call that got no answer: `service-unavailable`, retryable (the caller may try again shortly). */
+function unavailable(subject: string, why: string, cause?: unknown): AppError {
+  return new AppError('service-unavailable', `${subject} ${why}; retry shortly`, { retryable: true, meta: { subject }, ...(cause ? { cause } : {}) });
 }

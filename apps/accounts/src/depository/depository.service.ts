@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError, createLogger, type Logger } from '@thk/core';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { KdfSettings } from '../config/accounts.config.js';
@@ -131,7 +132,7 @@ export class Depository {
       try {
         const recording = this.succeeded(keyId, sealed, plain, pw);
         // One turn of the event loop: the reset's statement is on the wire before `use` takes the CPU.
-        await new Promise<void>((resolve) => setImmediate(resolve));
+        await nextTurn();
         const [recorded, used] = await Promise.allSettled([recording, use(plain)]);
         if (recorded.status === 'rejected') throw recorded.reason;
         if (used.status === 'rejected') throw used.reason;

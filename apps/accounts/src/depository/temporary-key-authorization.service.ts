@@ -52,10 +52,10 @@ export class TemporaryKeyAuthorizer {
       throw refusal;
     }
 
-    // Without a count in the statement (every attempt in use, or a lock since), the depository tries
-    // again and tells which refusal it is.
-    // Signed while the depository records the right password (the counter reset): the two overlap, and
-    // the answer leaves only once the reset is durable. The opened key is the depository's to wipe.
+    // The depository opens the key with the record the statement reserved; without one (every attempt
+    // in use, or a lock since), it counts the attempt itself and tells which refusal it is. The
+    // authorization is signed while it records the right password (the counter reset): the two
+    // overlap, and the answer leaves only once the reset is durable. The opened key is its to wipe.
     const certDer = key.certDer;
     const { authorization, certificate, claims } = await this.depository.openWith(key.id, request.password, reserved, async (pkcs8) => {
       const privateKey = createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' });

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { createHash } from 'node:crypto';
 import {
   CertificateIssuedV1, CertificateRejectedV1, type CertificateRejectionCode, type Envelope, type IssueCertificateV1,
@@ -133,7 +134,7 @@ export class IssueCertificateService {
     // had gone out (the pool and the driver need a few microtasks to write it): one turn of the event
     // loop first, so that the two overlap instead of following each other.
     const signature: SignatureCheck = this.inFlight <= 1 ? 'inline' : 'thread-pool';
-    if (signature === 'inline') await new Promise<void>((resolve) => setImmediate(resolve));
+    if (signature === 'inline') await nextTurn();
     const [examined, lookup] = await Promise.all([this.examine(cmd, csr, spkiSha256, signature), looking]);
     const write = lookup.decision
       ? this.answerAgain(lookup.decision, examined, meta, envelope.id)

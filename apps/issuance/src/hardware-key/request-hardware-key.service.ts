@@ -22,6 +22,12 @@ type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
 type StartOutcome = RpcResponse<typeof RequestTemporaryHardwareKeyV2>;
 
 /**
+ * How long after the authorization's call the key's and the token's questions go out: past the
+ * depository's statement before the KDF (a few milliseconds), well within the KDF (hundreds).
+ */
+const QUESTIONS_DELAY_MS = 20;
+
+/**
  * `RequestTemporaryHardwareKey`: the synchronous first step. Refusals come in api.md's order, all
  * before anything is persisted:
  *
@@ -32,12 +38,6 @@ type StartOutcome = RpcResponse<typeof RequestTemporaryHardwareKeyV2>;
  * Then the saga and its first messages are written in one statement. The cloud key password lives
  * only in this call's memory on its way to the depository.
  */
-/**
- * How long after the authorization's call the key's and the token's questions go out: past the
- * depository's statement before the KDF (a few milliseconds), well within the KDF (hundreds).
- */
-const QUESTIONS_DELAY_MS = 20;
-
 export class RequestHardwareKeyService {
   private readonly log: Logger;
 

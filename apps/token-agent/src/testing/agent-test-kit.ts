@@ -5,6 +5,7 @@ import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { streams, type Envelope, type MessageContract, type MessageData, type SealingJwk } from '@thk/contracts';
 import { createEnvelope, defaultStreamSpecs, provisionStreams } from '@thk/messaging';
+import type { TokenAgentConfig } from '../config/agent.config.js';
 
 /**
  * Test support shared by the agent's tests and the e2e tests: seal a PIN as the cabinet does, send
@@ -15,6 +16,17 @@ import { createEnvelope, defaultStreamSpecs, provisionStreams } from '@thk/messa
 export async function sealPin(agentKey: SealingJwk | JWK, pin: string): Promise<string> {
   const key = await importJWK({ kty: agentKey.kty, crv: agentKey.crv, x: agentKey.x, y: agentKey.y }, 'ECDH-ES');
   return new CompactEncrypt(new TextEncoder().encode(pin)).setProtectedHeader({ alg: 'ECDH-ES', enc: 'A256GCM', ...(agentKey.kid ? { kid: agentKey.kid } : {}) }).encrypt(key);
+}
+
+/**
+ * The configuration the in-process agent tests start an agent with (on a test NATS and a SoftHSM
+ * module): a quick slot poll, a long heartbeat, streams provisioned by the agent.
+ */
+export function testAgentConfig(base: { agentId: string; natsUrl: string; modulePath: string; soPin: string; stateDir: string; rescan: TokenAgentConfig['rescan'] }): TokenAgentConfig {
+  return {
+    agentId: base.agentId, nats: { servers: base.natsUrl, name: base.agentId }, modules: [base.modulePath], rescan: base.rescan, soPin: base.soPin, stateDir: base.stateDir,
+    pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
+  };
 }
 
 /** The certificate subject the agent tests ask the token's CSR for. */

@@ -23,8 +23,8 @@ const REMEMBERED_KEY_PAIRS = 1_000;
  * and the slot poll never touch a token at the same time (a session is not safe for concurrent
  * use, and `reinitialize` needs every session closed).
  *
- * In `slot-list` mode it also keeps one public session open on each token it found a key
- * pair for (`keepHandles`). A module keeps its object handles only while some session of the slot is
+ * In `slot-list` mode it also keeps one public session open on each token this process generated a
+ * key pair on (`rememberKeyPair`). A module keeps its object handles only while some session of the slot is
  * open (SoftHSM drops them with the last one), so with that session the certificate's install can
  * address the key pair its generation made by handle instead of searching the token by `CKA_ID`: a
  * linear scan of every object in software, APDUs to a card. That session never logs in, and since a

@@ -12,7 +12,7 @@ import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
 import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
 import { AgentJournal, type GenerationRecord } from '../../journal/agent-journal.js';
-import { AgentBus, sealPin } from '../../testing/agent-test-kit.js';
+import { AgentBus, sealPin, testAgentConfig } from '../../testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from '../../token-agent.app.js';
 
 const run = promisify(execFile);
@@ -97,10 +97,7 @@ describe('DestroyTokenKey and the journal (SoftHSM2, NATS)', () => {
     bus = await AgentBus.connect(nats.url);
     const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
     const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
-    agent = await startTokenAgent({
-      agentId: AGENT, nats: { servers: nats.url, name: AGENT }, modules: [hsm.modulePath], rescan: 'reinitialize', soPin: SO_PIN, stateDir,
-      pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
-    }, { logger });
+    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger });
   });
 
   afterAll(async () => {
