@@ -36,6 +36,15 @@ const { startIsolatedStack, demoUser } = await import('../bench/isolated-stack.m
 const { sealTo, followEvents } = await import('../stack/demo-flow.mjs');
 const { connect } = await import('@nats-io/transport-node');
 
+/** The critical path's messages, in order (the first of each kind in a formation's trace). */
+const HOPS = [
+  ['authorize', /^accounts\.rpc\.authorize-temporary-key/], ['generate cmd', /\.cmd\.generate-token-key/],
+  ['key generated', /\.evt\.token-key-generated/], ['issue cmd', /^ca\.cmd\.issue-certificate/],
+  ['cert issued', /^ca\.evt\.certificate-issued/], ['install cmd', /\.cmd\.install-certificate/],
+  ['installed', /\.evt\.certificate-installed/], ['formed', /^issuance\.evt\.temporary-hardware-key-formed/],
+  ['SSE completed', /^« SSE completed »$/],
+];
+
 const shm = mkdtempSync('/dev/shm/thk-trace-');
 let running;
 let nc;
@@ -52,6 +61,7 @@ try {
   const token = tokens[0];
   let pin = null;
   const totals = [];
+  const hopTimes = [];
   let cpuBefore;
   for (let i = 0; i < COUNT; i++) {
     if (opt.cpu && i === WARM) cpuBefore = cpuTimes(running.stack.children);
@@ -67,6 +77,7 @@ try {
     await followEvents(base, `/v1/hardware-key-requests/${accepted.requestId}/events`, accessToken, (ev) => { trace.push([performance.now(), `« SSE ${ev.json?.status} »`, 0]); }, 120_000);
     const ms = performance.now() - t0;
     totals.push(ms);
+    if (i >= WARM) hopTimes.push(HOPS.map(([, re]) => trace.find(([, subject]) => re.test(subject))?.[0] ?? NaN));
     pin = newPin;
     if (i >= COUNT - Number(opt.show)) {
       console.log(`\n─── formation ${i + 1}: ${ms.toFixed(1)} ms   (ms since the POST · since the line before · subject · bytes)`);
@@ -83,6 +94,13 @@ try {
     for (const [name, ms] of rows) console.log(`  ${name.padEnd(14)} ${ms.toFixed(1).padStart(6)} ms`);
     console.log(`  ${'total'.padEnd(14)} ${rows.reduce((a, [, ms]) => a + ms, 0).toFixed(1).padStart(6)} ms`);
   }
+  if (hopTimes.length) {
+    console.log(`\nmedian of each hop over formations ${WARM + 1}…${COUNT} (the first message of each kind, from the one before):`);
+    for (let h = 1; h < HOPS.length; h++) {
+      const d = hopTimes.map((t) => t[h] - t[h - 1]).filter(Number.isFinite).sort((a, b) => a - b);
+      if (d.length) console.log(`  ${HOPS[h - 1][0].padStart(16)} → ${HOPS[h][0].padEnd(16)} ${d[Math.floor(d.length / 2)].toFixed(1).padStart(6)} ms   (p90 ${d[Math.floor(d.length * 0.9)].toFixed(1)})`);
+    }
+  }
   console.log(`\nall ${COUNT}, sorted: ${totals.sort((a, b) => a - b).map((x) => x.toFixed(0)).join(' ')} ms`);
   if (profileDir) {
     writeFileSync(join(profileDir, 'stop'), '');
@@ -95,7 +113,7 @@ try {
   if (opt.keep) console.log(`kept ${shm} (logs in stack/logs)`); else rmSync(shm, { recursive: true, force: true });
 }
 
-/** CPU ms (utime + stime) of the stack's processes by name, of this process, and of every postgres process together. */
+/** CPU ms (utime + stime) of the stack's processes by name, of this process, and of every postgres and every nats-server process together (the shared server, if one runs, counts too). */
 function cpuTimes(children) {
   const tick = 10; // USER_HZ is 100 on Linux
   const of = (pid) => {
@@ -108,10 +126,10 @@ function cpuTimes(children) {
   const out = new Map();
   for (const c of children) if (c.child?.pid && !c.exited && c.name !== 'build') out.set(c.name, of(c.child.pid));
   out.set('bench client', of(process.pid));
-  let pg = 0;
+  const byName = { postgres: 0, 'nats-server': 0 };
   for (const pid of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try { if (readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'postgres') pg += of(pid); } catch { /* gone */ }
+    try { const comm = readFileSync(`/proc/${pid}/comm`, 'utf8').trim(); if (comm in byName) byName[comm] += of(pid); } catch { /* gone */ }
   }
-  out.set('postgres', pg);
+  for (const [name, ms] of Object.entries(byName)) out.set(name, ms);
   return out;
 }

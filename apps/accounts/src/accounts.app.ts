@@ -13,7 +13,7 @@ import { Depository } from './depository/depository.service.js';
 import { KdfPool } from './depository/kdf-pool.js';
 import { TemporaryKeyAuthorizer } from './depository/temporary-key-authorization.service.js';
 import { DevUsers } from './dev-users/dev-users.service.js';
-import { CA_EVENTS_DURABLE, HardwareKeyEvents, ISSUANCE_EVENTS_DURABLE } from './keys/hardware-key-events.service.js';
+import { CA_EVENTS_DURABLE, HardwareKeyEvents, ISSUANCE_EVENT_DURABLES } from './keys/hardware-key-events.service.js';
 import { KeyLifecycle } from './keys/key-lifecycle.service.js';
 import { KeyQueries } from './keys/key-queries.service.js';
 import { accountsEntities, accountsMigrations } from './persistence/index.js';
@@ -34,7 +34,7 @@ export interface RunningAccounts {
 /** The durable consumers of the accounts service (one filter each: nats-server 2.9). */
 export function accountsConsumers(): ConsumerSpec[] {
   return [
-    { stream: streams.issuance.name, durable: ISSUANCE_EVENTS_DURABLE, filterSubject: 'issuance.evt.>' },
+    ...ISSUANCE_EVENT_DURABLES.map((d) => ({ stream: streams.issuance.name, ...d })),
     { stream: streams.ca.name, durable: CA_EVENTS_DURABLE, filterSubject: CertificateRevokedV1.subjectPattern },
     { stream: streams.agents.name, durable: AGENT_INVENTORY_DURABLE, filterSubject: AgentInventoryReportedV1.subjectPattern },
   ];

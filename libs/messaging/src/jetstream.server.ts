@@ -229,8 +229,8 @@ export class JetStreamServer extends Server implements CustomTransportStrategy {
       return;
     }
     if (!this.takesSubject(m.subject)) {
-      // The consumer's filter is wider than what this service handles (accounts' `issuance.evt.>` brings
-      // every progress event too): acked unread. Parsing and validating it is the business of the service
+      // The consumer's filter is wider than what this service handles (issuance's `agent.*.evt.>` brings
+      // the agents' inventory reports too): acked unread. Parsing and validating it is the business of the service
       // that takes it, which dead-letters it if it must.
       m.ack();
       return;

@@ -270,7 +270,7 @@ describe('outbox → JetStream → consumer → inbox', () => {
   });
 
   it('acks, unread and not dead-lettered, a message on a subject of its filter that no handler takes', async () => {
-    // The filter is wider than the handler's subject, as accounts' `issuance.evt.>` is.
+    // The filter is wider than the handler's subject, as issuance's `agent.*.evt.>` is.
     running.push(await startReplica(nats.url, ds, 'a', {}, consumer({ filterSubject: 'accounts.evt.>', ackWaitMs: 1_000 })));
     const js = jetstream(nc);
     await js.publish('accounts.evt.someone-elses.v1', new TextEncoder().encode('not even JSON'));

@@ -144,7 +144,7 @@ export class UnitOfWork {
     const notify = !dispatcher && outgoing.length > 0 ? `, (SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM gate LIMIT 1) AS notified` : '';
     let rows: Array<{ written: boolean }>;
     try {
-      rows = await this.dataSource.query(`WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM gate) AS written${notify}`, params);
+      rows = await this.statement(`WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM gate) AS written${notify}`, params);
     } catch (error) {
       if (isInboxConflict(error)) return 'duplicate';
       throw error;
@@ -153,6 +153,11 @@ export class UnitOfWork {
     // Committed: only now may anything of it leave the process.
     if (dispatcher && outgoing.length > 0) dispatcher.dispatch(outgoing);
     return 'written';
+  }
+
+  /** Runs `runStatement`'s one statement (autocommit). Subclasses that test interleavings hold it open. */
+  protected statement(sql: string, params: unknown[]): Promise<Array<{ written: boolean }>> {
+    return this.dataSource.query(sql, params);
   }
 
   /**

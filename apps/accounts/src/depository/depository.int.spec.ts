@@ -12,7 +12,6 @@ import { eventually, startHarness, type Harness } from '../testing/accounts-harn
 import { createDevUser, publishFormed, publishRequested, temporaryRequest } from '../testing/events.js';
 import { Depository, strongerKdf } from './depository.service.js';
 import { KdfPool } from './kdf-pool.js';
-import { ISSUANCE_EVENTS_DURABLE } from '../keys/hardware-key-events.service.js';
 
 const HOUR = 3_600_000;
 
@@ -159,7 +158,7 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       const r = temporaryRequest(base);
       await publishRequested(h, r);
       await publishFormed(h, r);
-      await h.settle('ISSUANCE', ISSUANCE_EVENTS_DURABLE);
+      await h.settleIssuance();
       await expect(authorize({ userId: base.userId, keyId: r.keyAccountId }, base.password)).rejects.toMatchObject({ code: 'key-not-eligible' });
     });
 

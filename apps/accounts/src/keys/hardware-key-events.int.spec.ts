@@ -14,11 +14,20 @@ import { seedKey, seedUser } from '../testing/seed.js';
 import { HardwareKeyEvents } from './hardware-key-events.service.js';
 import { KeyLifecycle } from './key-lifecycle.service.js';
 
-/** A unit of work that can keep its next transaction open, its work done, until released: where a rival gets in. */
+/**
+ * A unit of work that can keep its next transaction (or single statement) open, its work done, until
+ * released: where a rival gets in.
+ */
 class HoldingUnitOfWork extends UnitOfWork {
   private next: { reached: () => void; released: Promise<void> } | undefined;
+  /** Transactions (`run`) and single statements (`runStatement`) begun. */
+  readonly calls = { runs: 0, statements: 0 };
 
-  /** The next transaction stops just before its commit: `reached` resolves there, `release` lets it commit. */
+  constructor(private readonly ds: DataSource) {
+    super(ds);
+  }
+
+  /** The next transaction or statement stops just before its commit (a statement runs in a transaction of its own for it): `reached` resolves there, `release` lets it commit. */
   holdNext(): { reached: Promise<void>; release: () => void } {
     let reached!: () => void;
     let release!: () => void;
@@ -28,6 +37,7 @@ class HoldingUnitOfWork extends UnitOfWork {
   }
 
   override run<T>(work: (tx: Transaction) => Promise<T>, options: { inbox?: InboxKey } = {}): Promise<UnitOfWorkResult<T>> {
+    this.calls.runs++;
     const hold = this.next;
     this.next = undefined;
     if (!hold) return super.run(work, options);
@@ -37,6 +47,28 @@ class HoldingUnitOfWork extends UnitOfWork {
       await hold.released;
       return value;
     }, options);
+  }
+
+  protected override async statement(sql: string, params: unknown[]): Promise<Array<{ written: boolean }>> {
+    this.calls.statements++;
+    const hold = this.next;
+    this.next = undefined;
+    if (!hold) return super.statement(sql, params);
+    const runner = this.ds.createQueryRunner();
+    await runner.connect();
+    try {
+      await runner.startTransaction();
+      const rows: Array<{ written: boolean }> = await runner.query(sql, params);
+      hold.reached();
+      await hold.released;
+      await runner.commitTransaction();
+      return rows;
+    } catch (error) {
+      if (runner.isTransactionActive) await runner.rollbackTransaction();
+      throw error;
+    } finally {
+      await runner.release();
+    }
   }
 }
 
@@ -188,6 +220,23 @@ describe('HardwareKeyEvents', () => {
         expect(await marks(envelopes[name])).toBe(0);
       }
       expect(await row(r.keyAccountId)).toBeUndefined();
+    });
+  });
+
+  describe('Requested of a new key', () => {
+    it('writes the row, its mark and its announcement in one statement, no transaction; again, it is a duplicate', async () => {
+      const r = temporaryRequest(base);
+      const { requested } = envelopesOf(r);
+      const before = { ...uow.calls };
+      await expect(deliver('requested', requested)).resolves.toBe(true);
+      expect(uow.calls).toEqual({ runs: before.runs, statements: before.statements + 1 });
+      expect(await row(r.keyAccountId)).toMatchObject({ status: 'pending', token_serial: TOKEN.serial, request_id: r.requestId, version: 1 });
+      expect(await marks(requested)).toBe(1);
+      expect(transitions(r.keyAccountId)).toEqual(['∅→pending']);
+
+      await expect(deliver('requested', requested)).resolves.toBe(false);
+      expect(await row(r.keyAccountId)).toMatchObject({ status: 'pending', version: 1 });
+      expect(transitions(r.keyAccountId)).toEqual(['∅→pending']);
     });
   });
 });

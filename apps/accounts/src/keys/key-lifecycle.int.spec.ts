@@ -5,7 +5,7 @@ import {
 } from '@thk/contracts';
 import { startHarness, type Harness } from '../testing/accounts-harness.js';
 import { createDevUser, publishFailed, publishFormed, publishRequested, temporaryRequest } from '../testing/events.js';
-import { CA_EVENTS_DURABLE, ISSUANCE_EVENTS_DURABLE } from './hardware-key-events.service.js';
+import { CA_EVENTS_DURABLE } from './hardware-key-events.service.js';
 
 const HOUR = 3_600_000;
 
@@ -15,7 +15,7 @@ describe('key lifecycle (issuance and CA events, expiry sweep, cascade)', () => 
   afterAll(async () => { await h?.stop(); });
   afterEach(() => h.clock.reset());
 
-  const settleIssuance = () => h.settle('ISSUANCE', ISSUANCE_EVENTS_DURABLE);
+  const settleIssuance = () => h.settleIssuance();
   const settleCa = () => h.settle('CA', CA_EVENTS_DURABLE);
   const row = async (id: string) => {
     const rows: Array<Record<string, unknown>> = await h.accounts.dataSource.query('SELECT status, status_reason, failure_code, version, cert_serial, token_serial, owner_full_name, owner_rnokpp FROM key_accounts WHERE id = $1', [id]);

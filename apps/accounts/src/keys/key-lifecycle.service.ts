@@ -1,6 +1,6 @@
 import { KeyStatusChangedV1, RevokeCertificateV1, type KeyStatus } from '@thk/contracts';
 import { AppError, createLogger, type Logger } from '@thk/core';
-import { createEnvelope } from '@thk/messaging';
+import { createEnvelope, type OutgoingMessage } from '@thk/messaging';
 import type { Transaction, UnitOfWork } from '@thk/persistence';
 import { In } from 'typeorm';
 import { KeyAccountEntity, keyAccountAssignments, keyAccountOfRow, type KeyAccountRow } from '../persistence/index.js';
@@ -192,17 +192,22 @@ export class KeyLifecycle {
   }
 
   private emitStatus(tx: Transaction, key: KeyAccountEntity, previous: KeyStatus | null, status: KeyStatus, reason: string | null, cause: Cause): void {
-    tx.emit({
-      subject: KeyStatusChangedV1.subject(),
-      envelope: createEnvelope(KeyStatusChangedV1, {
-        keyId: key.id,
-        userId: key.userId,
-        baseKeyId: key.baseKeyId,
-        previousStatus: previous,
-        status,
-        reason: reason === null ? null : reason.slice(0, 200),
-        at: key.statusChangedAt.toISOString(),
-      }, { source: SOURCE, ...cause }),
-    });
+    tx.emit(statusChanged(key, previous, status, reason, cause));
   }
+}
+
+/** The `KeyStatusChanged` of `key` (as it is after the change) from `previous` to `status`. */
+export function statusChanged(key: Pick<KeyAccountEntity, 'id' | 'userId' | 'baseKeyId' | 'statusChangedAt'>, previous: KeyStatus | null, status: KeyStatus, reason: string | null, cause: Cause): OutgoingMessage {
+  return {
+    subject: KeyStatusChangedV1.subject(),
+    envelope: createEnvelope(KeyStatusChangedV1, {
+      keyId: key.id,
+      userId: key.userId,
+      baseKeyId: key.baseKeyId,
+      previousStatus: previous,
+      status,
+      reason: reason === null ? null : reason.slice(0, 200),
+      at: key.statusChangedAt.toISOString(),
+    }, { source: SOURCE, ...cause }),
+  };
 }

@@ -8,6 +8,7 @@ import { randomUUID } from 'node:crypto';
 import { startAccounts, type RunningAccounts } from '../accounts.app.js';
 import { developmentKek, type AccountsConfig } from '../config/accounts.config.js';
 import { TestCa } from './test-ca.js';
+import { ISSUANCE_EVENT_DURABLES } from '../keys/hardware-key-events.service.js';
 
 /** A clock a test can move. */
 export class TestClock {
@@ -33,6 +34,8 @@ export interface Harness {
   republish(subject: string, envelope: Envelope): Promise<void>;
   /** Waits until the durable has acknowledged everything in its stream. */
   settle(stream: string, durable: string): Promise<void>;
+  /** Waits until every issuance-event durable has acknowledged everything in its stream. */
+  settleIssuance(): Promise<void>;
   /** KeyStatusChanged events published so far (outbox flushed first). */
   statusEvents(): Promise<KeyStatusChangedV1[]>;
   stop(): Promise<void>;
@@ -79,6 +82,10 @@ export async function startHarness(prefix: string, overrides: Partial<AccountsCo
   const accounts = await startAccounts(config, { logger: createLogger('accounts', { level: process.env['LOG_LEVEL'] ?? 'error' }) });
   const publisher = new MessagePublisher(nc);
   const js = jetstream(nc);
+  const settle = async (stream: string, durable: string): Promise<void> => {
+    const jsm = await jetstreamManager(nc);
+    await eventually(() => jsm.consumers.info(stream, durable), (i) => i.num_pending === 0 && i.num_ack_pending === 0);
+  };
   return {
     nats, db, nc, ca, clock, accounts, config, publisher,
     rpc: new RpcClient(nc, 10_000),
@@ -88,9 +95,9 @@ export async function startHarness(prefix: string, overrides: Partial<AccountsCo
     async republish(subject, envelope) {
       await js.publish(subject, JSON.stringify(envelope), { msgID: `again-${randomUUID()}` });
     },
-    async settle(stream, durable) {
-      const jsm = await jetstreamManager(nc);
-      await eventually(() => jsm.consumers.info(stream, durable), (i) => i.num_pending === 0 && i.num_ack_pending === 0);
+    settle,
+    async settleIssuance() {
+      for (const { durable } of ISSUANCE_EVENT_DURABLES) await settle('ISSUANCE', durable);
     },
     async statusEvents() {
       await accounts.flushOutbox();
