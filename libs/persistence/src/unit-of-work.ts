@@ -1,3 +1,5 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { OutgoingMessage } from '@thk/messaging';
 
@@ -23,15 +25,41 @@ function outboxParams(messages: readonly OutgoingMessage[]): [string[], string[]
   return [messages.map((m) => m.envelope.id), messages.map((m) => m.subject), messages.map((m) => JSON.stringify(m.envelope))];
 }
 
+/**
+ * The prepared statement's name of each text `runStatement` and `markProcessed` run: the texts are few
+ * (their shapes vary only with the number of messages), and a named statement is parsed and planned once
+ * per connection instead of at every run (~0.15 ms of the ~0.7 a saga step's statement takes alone).
+ */
+const statementNames = new Map<string, string>();
+function statementName(sql: string): string {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `uow_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
+    statementNames.set(sql, name);
+  }
+  return name;
+}
+
 /** Whether an error is the inbox's primary key refusing a mark that is there already. */
 function isInboxConflict(error: unknown): boolean {
-  // TypeORM's QueryFailedError carries the driver's fields (`code`, `constraint`) on itself.
+  // pg's DatabaseError, and TypeORM's QueryFailedError, carry the server's fields (`code`, `constraint`) on themselves.
   const e = error as { code?: unknown; constraint?: unknown };
   return e.code === '23505' && e.constraint === 'inbox_pkey';
 }
 
+/** Runs SQL and answers its rows (a `SELECT`'s, or a data-modifying statement's `RETURNING`). */
+export interface Queryable {
+  query(sql: string, params?: unknown[]): Promise<any[]>;
+}
+
 export interface Transaction {
   manager: EntityManager;
+  /**
+   * The transaction's connection, for plain SQL on the hot paths: each text is prepared once per
+   * connection (`manager.query` parses and plans it at every run). It answers rows for every statement,
+   * where `manager.query` answers an `UPDATE`'s or `DELETE`'s as `[rows, count]`.
+   */
+  sql: Queryable;
   /** Queues a message to be published after (and only if) this transaction commits. */
   emit(message: OutgoingMessage): void;
 }
@@ -69,7 +97,7 @@ export interface OutboxDispatcher {
  * Writes a state change, the inbox mark of the message that caused it, and the messages it emits
  * in one transaction (`run`), or in one statement when the change is one statement (`runStatement`).
  * A message already in the inbox is not applied again: the result says so and the caller simply
- * acknowledges it.
+ * acknowledges it. PostgreSQL only (its statements are prepared on the data source's pg connections).
  */
 export class UnitOfWork {
   private dispatcher: OutboxDispatcher | undefined;
@@ -90,15 +118,16 @@ export class UnitOfWork {
     const outgoing: OutgoingMessage[] = [];
     const dispatcher = this.dispatcher;
     const result = await this.dataSource.transaction(async (manager) => {
+      const sql = await this.connectionOf(manager);
       if (options.inbox) {
-        const inserted: unknown[] = await manager.query(INSERT_INBOX, [options.inbox.consumer, options.inbox.messageId]);
+        const inserted = await sql.query(INSERT_INBOX, [options.inbox.consumer, options.inbox.messageId]);
         if (inserted.length === 0) return { applied: false, reason: 'duplicate' } as const;
       }
-      const value = await work({ manager, emit: (m) => { outgoing.push(m); } });
+      const value = await work({ manager, sql, emit: (m) => { outgoing.push(m); } });
       if (outgoing.length > 0) {
         // Without a dispatcher, the NOTIFY that relays LISTEN for goes in the same round trip (delivered
         // when, and only if, the transaction commits; a data-modifying CTE runs whether or not it is read).
-        await manager.query(
+        await sql.query(
           dispatcher ? INSERT_OUTBOX : `WITH queued AS (${INSERT_OUTBOX}) SELECT pg_notify('${OUTBOX_CHANNEL}', '')`,
           outboxParams(outgoing),
         );
@@ -144,7 +173,7 @@ export class UnitOfWork {
     const notify = !dispatcher && outgoing.length > 0 ? `, (SELECT pg_notify('${OUTBOX_CHANNEL}', '') FROM gate LIMIT 1) AS notified` : '';
     let rows: Array<{ written: boolean }>;
     try {
-      rows = await this.statement(`WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM gate) AS written${notify}`, params);
+      rows = await this.statement(`WITH ${ctes.join(',\n')}\nSELECT EXISTS (SELECT 1 FROM gate) AS written${notify}`, params) as Array<{ written: boolean }>;
     } catch (error) {
       if (isInboxConflict(error)) return 'duplicate';
       throw error;
@@ -155,9 +184,22 @@ export class UnitOfWork {
     return 'written';
   }
 
-  /** Runs `runStatement`'s one statement (autocommit). Subclasses that test interleavings hold it open. */
-  protected statement(sql: string, params: unknown[]): Promise<Array<{ written: boolean }>> {
-    return this.dataSource.query(sql, params);
+  /**
+   * Runs `runStatement`'s one statement (autocommit), prepared, on the data source's own pool of pg
+   * connections (TypeORM's query runner cannot name a statement). Subclasses that test interleavings
+   * hold it open.
+   */
+  protected async statement(sql: string, params: unknown[]): Promise<unknown[]> {
+    // TypeORM's Postgres driver keeps its pg pool as `master` (untyped).
+    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
+    return (await pool.query({ name: statementName(sql), text: sql, values: params })).rows;
+  }
+
+  /** `Transaction.sql`: the pg connection that TypeORM's transaction holds (its runner's), with prepared statements. */
+  private async connectionOf(manager: EntityManager): Promise<Queryable> {
+    // The runner is connected already (it began the transaction): this answers its connection.
+    const client = await manager.queryRunner!.connect() as pg.PoolClient;
+    return { query: async (sql, params) => (await client.query({ name: statementName(sql), text: sql, values: params })).rows };
   }
 
   /**
@@ -166,7 +208,7 @@ export class UnitOfWork {
    * duplicate. One statement, no transaction.
    */
   async markProcessed(inbox: InboxKey): Promise<boolean> {
-    const inserted: unknown[] = await this.dataSource.query(INSERT_INBOX, [inbox.consumer, inbox.messageId]);
+    const inserted = await this.statement(INSERT_INBOX, [inbox.consumer, inbox.messageId]);
     return inserted.length > 0;
   }
 }

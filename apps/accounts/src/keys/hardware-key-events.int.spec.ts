@@ -49,7 +49,7 @@ class HoldingUnitOfWork extends UnitOfWork {
     }, options);
   }
 
-  protected override async statement(sql: string, params: unknown[]): Promise<Array<{ written: boolean }>> {
+  protected override async statement(sql: string, params: unknown[]): Promise<unknown[]> {
     this.calls.statements++;
     const hold = this.next;
     this.next = undefined;
@@ -58,7 +58,7 @@ class HoldingUnitOfWork extends UnitOfWork {
     await runner.connect();
     try {
       await runner.startTransaction();
-      const rows: Array<{ written: boolean }> = await runner.query(sql, params);
+      const rows: unknown[] = await runner.query(sql, params);
       hold.reached();
       await hold.released;
       await runner.commitTransaction();

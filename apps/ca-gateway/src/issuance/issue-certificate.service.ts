@@ -280,15 +280,15 @@ export class IssueCertificateService {
       // The revocation locks are taken before anything is known of the marks (one statement), so
       // also for a redelivery's issue: shared, they only make a revocation of its base wait a little.
       const bases = batch.flatMap((w) => (w.kind === 'issue' ? [w.certificate.baseSerialNumber!] : []));
-      const fresh = await this.registry.markInboxLockingBases(tx.manager, CA_COMMANDS_DURABLE, [...new Set(batch.map((w) => w.messageId))], bases);
+      const fresh = await this.registry.markInboxLockingBases(tx.sql, CA_COMMANDS_DURABLE, [...new Set(batch.map((w) => w.messageId))], bases);
       // A message id twice in one batch (a redelivery racing its original): only the first counts.
       const live = batch.map((w) => fresh.delete(w.messageId));
       // Revocation again, in the insert itself: its snapshot is taken with the locks held. A base
       // revoked since the lookup turns its issue into a refusal; the certificate already signed for
       // it is dropped unrecorded and unpublished.
-      const recorded = await this.registry.insertIssuedUnlessBaseRevoked(tx.manager, batch.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
+      const recorded = await this.registry.insertIssuedUnlessBaseRevoked(tx.sql, batch.flatMap((w, i) => (live[i] && w.kind === 'issue' ? [{ certificate: w.certificate, fingerprint: w.fingerprint }] : [])));
       const items = batch.map((w, i) => (live[i] && w.kind === 'issue' && !recorded.has(w.certificate.serialNumber) ? revokedMeanwhile(w) : w));
-      await this.registry.insertRejectionsMany(tx.manager, items.flatMap((w, i) => (live[i] && w.kind === 'reject' ? [w] : [])));
+      await this.registry.insertRejectionsMany(tx.sql, items.flatMap((w, i) => (live[i] && w.kind === 'reject' ? [w] : [])));
       const outcomes: IssueOutcome[] = [];
       for (let i = 0; i < items.length; i++) {
         const w = items[i]!;

@@ -1,5 +1,6 @@
 import type { CertificateRejectionCode, CertificateSummary, RevocationReason } from '@thk/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
+import type { Queryable } from '@thk/persistence';
 import type { CertificateProfileName } from './issued-certificate.entity.js';
 
 export interface RegistryCertificate {
@@ -131,11 +132,11 @@ export class CertificateRegistry {
    * waiting behind revocations. Bases of duplicates are locked too (shared, harmless); none at all for
    * a batch without an issue.
    */
-  async markInboxLockingBases(manager: EntityManager, consumer: string, messageIds: readonly string[], baseSerialNumbers: readonly string[]): Promise<Set<string>> {
+  async markInboxLockingBases(sql: Queryable, consumer: string, messageIds: readonly string[], baseSerialNumbers: readonly string[]): Promise<Set<string>> {
     // The INSERT is a data-modifying CTE, so it runs whether or not it is read; the locks are a scalar
     // subquery of the one output row, so they are always taken too (a plain CTE would run only if read).
     // Volatile, the lock call is evaluated after the sort.
-    const rows: Array<{ fresh: string[] }> = await manager.query(
+    const rows: Array<{ fresh: string[] }> = await sql.query(
       `WITH marked AS (
          INSERT INTO inbox (consumer, message_id) SELECT $1, id FROM unnest($2::uuid[]) AS id ON CONFLICT DO NOTHING RETURNING message_id)
        SELECT ARRAY(SELECT message_id::text FROM marked) AS fresh,
@@ -153,10 +154,10 @@ export class CertificateRegistry {
    * the bases' locks held, in which every revocation committed before them is visible. Rows are never
    * deleted; a base missing here is refused, not trusted.
    */
-  async insertIssuedUnlessBaseRevoked(manager: EntityManager, items: ReadonlyArray<{ certificate: NewCertificate; fingerprint: string }>): Promise<Set<string>> {
+  async insertIssuedUnlessBaseRevoked(sql: Queryable, items: ReadonlyArray<{ certificate: NewCertificate; fingerprint: string }>): Promise<Set<string>> {
     if (items.length === 0) return new Set();
     const col = <K extends keyof NewCertificate>(k: K) => items.map((i) => i.certificate[k]);
-    const rows: Array<{ serialNumber: string }> = await manager.query(
+    const rows: Array<{ serialNumber: string }> = await sql.query(
       `WITH cert AS (
          INSERT INTO issued_certificates (serial_number, profile, request_id, key_id, user_id, base_serial_number, token_serial, subject, issuer,
                                           not_before, not_after, spki_sha256, qc_sscd, der, issued_at)
@@ -177,9 +178,9 @@ export class CertificateRegistry {
     return new Set(rows.map((r) => r.serialNumber));
   }
 
-  async insertRejectionsMany(manager: EntityManager, items: ReadonlyArray<{ requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date }>): Promise<void> {
+  async insertRejectionsMany(sql: Queryable, items: ReadonlyArray<{ requestId: string; fingerprint: string; code: CertificateRejectionCode; message: string; at: Date }>): Promise<void> {
     if (items.length === 0) return;
-    await manager.query(
+    await sql.query(
       `INSERT INTO issue_requests (request_id, fingerprint, outcome, rejection_code, rejection_message, decided_at)
        SELECT r, f, 'rejected', c, m, a FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::timestamptz[]) AS x(r, f, c, m, a)`,
       [items.map((i) => i.requestId), items.map((i) => i.fingerprint), items.map((i) => i.code), items.map((i) => i.message), items.map((i) => i.at)]);
