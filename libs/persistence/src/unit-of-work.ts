@@ -40,6 +40,18 @@ function statementName(sql: string): string {
   return name;
 }
 
+/**
+ * Runs `sql` as a prepared statement on `dataSource`'s pg pool (one connection, autocommit) and answers its
+ * rows, for every statement (`DataSource.query` answers an `UPDATE`'s or `DELETE`'s as `[rows, count]`).
+ * For the statements of the hot paths: parsed and planned once per connection, not at every run, and
+ * without TypeORM's query runner around it. PostgreSQL only.
+ */
+export async function queryPrepared(dataSource: DataSource, sql: string, params: unknown[]): Promise<any[]> {
+  // TypeORM's Postgres driver keeps its pg pool as `master` (untyped).
+  const pool = (dataSource.driver as unknown as { master: pg.Pool }).master;
+  return (await pool.query({ name: statementName(sql), text: sql, values: params })).rows;
+}
+
 /** Whether an error is the inbox's primary key refusing a mark that is there already. */
 function isInboxConflict(error: unknown): boolean {
   // pg's DatabaseError, and TypeORM's QueryFailedError, carry the server's fields (`code`, `constraint`) on themselves.
@@ -184,15 +196,9 @@ export class UnitOfWork {
     return 'written';
   }
 
-  /**
-   * Runs `runStatement`'s one statement (autocommit), prepared, on the data source's own pool of pg
-   * connections (TypeORM's query runner cannot name a statement). Subclasses that test interleavings
-   * hold it open.
-   */
-  protected async statement(sql: string, params: unknown[]): Promise<unknown[]> {
-    // TypeORM's Postgres driver keeps its pg pool as `master` (untyped).
-    const pool = (this.dataSource.driver as unknown as { master: pg.Pool }).master;
-    return (await pool.query({ name: statementName(sql), text: sql, values: params })).rows;
+  /** Runs `runStatement`'s one statement (`queryPrepared`). Subclasses that test interleavings hold it open. */
+  protected statement(sql: string, params: unknown[]): Promise<unknown[]> {
+    return queryPrepared(this.dataSource, sql, params);
   }
 
   /** `Transaction.sql`: the pg connection that TypeORM's transaction holds (its runner's), with prepared statements. */

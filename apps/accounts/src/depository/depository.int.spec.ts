@@ -116,18 +116,26 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
 
     it('counts the attempt in the statement that reads the key: one statement before the KDF, whatever the verdict', async () => {
       const u = await user();
+      // Through TypeORM, or prepared on its pg pool (`queryPrepared`): every statement, in order.
       const query = jest.spyOn(h.accounts.dataSource, 'query');
+      const prepared = jest.spyOn((h.accounts.dataSource.driver as unknown as { master: { query(config: { text: string }): Promise<unknown> } }).master, 'query');
       try {
         for (const password of ['wrong-1', u.password]) {
           query.mockClear();
+          prepared.mockClear();
           await authorize(u, password).catch(() => undefined);
-          const statements = query.mock.calls.map(([sql]) => String(sql).replace(/\s+/g, ' '));
+          const calls = [
+            ...query.mock.calls.map(([sql], i) => ({ sql: String(sql), order: query.mock.invocationCallOrder[i]! })),
+            ...prepared.mock.calls.map(([config], i) => ({ sql: config.text, order: prepared.mock.invocationCallOrder[i]! })),
+          ];
+          const statements = calls.sort((a, b) => a.order - b.order).map((c) => c.sql.replace(/\s+/g, ' '));
           expect(statements[0]).toMatch(/^WITH k AS .* counted AS \( UPDATE cloud_key_secrets SET failed_attempts = failed_attempts \+ 1/);
           // No second count: the depository opened the record the statement returned.
           expect(statements.slice(1).filter((q) => /failed_attempts = failed_attempts \+ 1/.test(q))).toEqual([]);
         }
       } finally {
         query.mockRestore();
+        prepared.mockRestore();
       }
       expect(await attempts(u.keyId)).toBe(0);
     });

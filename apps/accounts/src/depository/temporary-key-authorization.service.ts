@@ -4,6 +4,7 @@ import {
   TEMPORARY_KEY_AUTHORIZATION_TYP, temporaryKeyAuthorizationClaims, type AuthorizeTemporaryKeyV1, type RpcRequest, type RpcResponse, type TemporaryKeyAuthorizationClaims,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
+import { queryPrepared } from '@thk/persistence';
 import type { DataSource } from 'typeorm';
 import { parseCertificate, type ParsedCertificate } from '../certificates/certificate-info.js';
 import { canBaseTemporaryKeys, effectiveStatus } from '../keys/key-state.js';
@@ -33,7 +34,8 @@ export class TemporaryKeyAuthorizer {
     // this attempt counted (see KEY_ACCESS_AND_ATTEMPT): one round trip before the KDF instead of two,
     // and none of TypeORM's per-query CPU while the other two questions of the same call are answered.
     const now = this.clock();
-    const [row]: KeyAccessAndAttemptRow[] = await this.ds.query(KEY_ACCESS_AND_ATTEMPT, [request.baseKeyId, this.depository.maxAttempts, now, request.userId]);
+    // Prepared: the statement before the KDF.
+    const [row]: KeyAccessAndAttemptRow[] = await queryPrepared(this.ds, KEY_ACCESS_AND_ATTEMPT, [request.baseKeyId, this.depository.maxAttempts, now, request.userId]);
     const key = row ? keyAccountOfRow(row) : null;
     const blocked = row ? row.access_blocked : null;
     const reserved: SealedKey | undefined = row?.reserved_sealed ? { kdf: row.reserved_kdf!, kekId: row.reserved_kek_id!, sealed: row.reserved_sealed } : undefined;

@@ -1,6 +1,6 @@
 import type { CertificateRejectionCode, CertificateSummary, RevocationReason } from '@thk/contracts';
 import type { DataSource, EntityManager } from 'typeorm';
-import type { Queryable } from '@thk/persistence';
+import { queryPrepared, type Queryable } from '@thk/persistence';
 import type { CertificateProfileName } from './issued-certificate.entity.js';
 
 export interface RegistryCertificate {
@@ -100,7 +100,8 @@ export class CertificateRegistry {
    * verified (the issue looks up while the signatures are checked).
    */
   async lookupMany(keys: readonly IssueLookupKey[]): Promise<IssueLookup[]> {
-    const rows: Array<IssueDecisionRow & { idx: string; found: boolean; keyCertified: boolean; baseFound: boolean } & BaseCertificateRow> = await this.dataSource.query(
+    // Prepared: every issue waits for it.
+    const rows: Array<IssueDecisionRow & { idx: string; found: boolean; keyCertified: boolean; baseFound: boolean } & BaseCertificateRow> = await queryPrepared(this.dataSource,
       `SELECT i.idx, d.request_id IS NOT NULL AS found, d.request_id AS "requestId", d.fingerprint, d.outcome, d.rejection_code AS "rejectionCode",
               d.rejection_message AS "rejectionMessage", d.serial_number AS "serialNumber",
               b.serial_number IS NOT NULL AS "baseFound", b.profile, b.key_id AS "keyId", b.user_id AS "userId", b.spki_sha256 AS "spkiSha256",

@@ -1,6 +1,6 @@
 import { AppError, createLogger, describeErrorSafely, type Logger } from '@thk/core';
 import type { OutgoingMessage } from '@thk/messaging';
-import type { InboxKey, UnitOfWork } from '@thk/persistence';
+import { queryPrepared, type InboxKey, type UnitOfWork } from '@thk/persistence';
 import { metricsRegistry } from '@thk/service-kit';
 import { Counter } from 'prom-client';
 import type { DataSource } from 'typeorm';
@@ -270,8 +270,9 @@ export class HardwareKeyProcessManager {
   }
 
   async findByIdempotencyKey(userId: string, idempotencyKey: string): Promise<HardwareKeyRequestEntity | null> {
-    const [row]: HardwareKeyRequestRow[] = await this.dataSource.query(
-      'SELECT * FROM hardware_key_requests WHERE user_id = $1 AND idempotency_key = $2', [userId, idempotencyKey],
+    // Prepared: the first statement of every start, before the password's KDF.
+    const [row]: HardwareKeyRequestRow[] = await queryPrepared(
+      this.dataSource, 'SELECT * FROM hardware_key_requests WHERE user_id = $1 AND idempotency_key = $2', [userId, idempotencyKey],
     );
     return row ? requestOfRow(row) : null;
   }
