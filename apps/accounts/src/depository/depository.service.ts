@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { AppError, createLogger, type Logger } from '@thk/core';
+import { queryPrepared } from '@thk/persistence';
 import type { DataSource, EntityManager } from 'typeorm';
 import type { KdfSettings } from '../config/accounts.config.js';
 import { CloudKeySecretEntity, type StoredKdf } from '../persistence/index.js';
@@ -199,8 +200,8 @@ export class Depository {
     const target = strongerKdf(sealed.kdf, this.options.kdf);
     const upgraded = target ? await this.resealed(keyId, plain, pw, target) : null;
     if (!upgraded) {
-      // One statement: no transaction around it (two round trips fewer on every right password).
-      await this.ds.query(RESET_ATTEMPTS, [keyId, this.clock()]);
+      // One statement, prepared: no transaction around it (two round trips fewer on every right password).
+      await queryPrepared(this.ds, RESET_ATTEMPTS, [keyId, this.clock()]);
       return;
     }
     await this.ds.transaction(async (manager) => {

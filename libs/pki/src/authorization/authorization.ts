@@ -1,4 +1,4 @@
-import { createHash, type KeyObject } from 'node:crypto';
+import { createHash, KeyObject, sign } from 'node:crypto';
 import { CompactSign, compactVerify, decodeProtectedHeader } from 'jose';
 import { z } from 'zod';
 import { isoDateTime, tokenSerial, uuid, validityOption } from '@thk/contracts';
@@ -49,10 +49,24 @@ export async function signAuthorization(claims: Omit<AuthorizationClaims, 'iat' 
   const lifetime = options.lifetimeSeconds ?? AUTHORIZATION_MAX_LIFETIME_SECONDS;
   if (lifetime <= 0 || lifetime > AUTHORIZATION_MAX_LIFETIME_SECONDS) throw new AppError('validation-failed', `an authorization lives 1..${AUTHORIZATION_MAX_LIFETIME_SECONDS} s`);
   const iat = Math.floor((options.now ?? new Date()).getTime() / 1000);
-  const payload = authorizationClaims.parse({ ...claims, iat, exp: iat + lifetime });
-  return new CompactSign(new TextEncoder().encode(JSON.stringify(payload)))
-    .setProtectedHeader({ alg: 'ES256', typ: AUTHORIZATION_TYP, x5c: [Buffer.from(options.certificate).toString('base64')] })
-    .sign(options.privateKey);
+  const payload = new TextEncoder().encode(JSON.stringify(authorizationClaims.parse({ ...claims, iat, exp: iat + lifetime })));
+  const header = { alg: 'ES256' as const, typ: AUTHORIZATION_TYP, x5c: [Buffer.from(options.certificate).toString('base64')] };
+  if (options.privateKey instanceof KeyObject) return signCompactEs256(header, payload, options.privateKey);
+  return new CompactSign(payload).setProtectedHeader(header).sign(options.privateKey);
+}
+
+/**
+ * A compact JWS signed with ES256 (header and payload as given, the signature r‖s over
+ * `header.payload`), as jose's `CompactSign` makes it, in one synchronous call: jose signs with
+ * WebCrypto, a thread-pool job that took 2–3 ms right after the depository's KDF on a busy machine
+ * (probes in the formation trace), for ~0.06 ms of work. The key must be a P-256 private key.
+ */
+export function signCompactEs256(protectedHeader: { alg: 'ES256' } & Record<string, unknown>, payload: Uint8Array, privateKey: KeyObject): string {
+  if (privateKey.type !== 'private' || privateKey.asymmetricKeyType !== 'ec' || privateKey.asymmetricKeyDetails?.namedCurve !== 'prime256v1') {
+    throw new TypeError('ES256 needs a P-256 private key');
+  }
+  const input = `${Buffer.from(JSON.stringify(protectedHeader)).toString('base64url')}.${Buffer.from(payload).toString('base64url')}`;
+  return `${input}.${sign('sha256', Buffer.from(input, 'ascii'), { key: privateKey, dsaEncoding: 'ieee-p1363' }).toString('base64url')}`;
 }
 
 export interface AuthorizationIssuer {

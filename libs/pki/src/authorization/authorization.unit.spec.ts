@@ -1,9 +1,9 @@
 import { generateKeyPairSync, randomUUID, sign } from 'node:crypto';
-import { CompactSign } from 'jose';
+import { CompactSign, compactVerify } from 'jose';
 import { AppError } from '@thk/core';
 import { createTestCa, issueTestCertificate, type TestCa, type TestKeyWithCertificate } from '../testing/test-pki.js';
 import { parseCertificate } from '../x509/certificate.js';
-import { AuthorizationVerifier, signAuthorization, verifyAuthorization, type AuthorizationClaims } from './authorization.js';
+import { AuthorizationVerifier, signAuthorization, signCompactEs256, verifyAuthorization, type AuthorizationClaims } from './authorization.js';
 
 const NOW = new Date('2026-03-01T10:00:00Z');
 
@@ -158,5 +158,29 @@ describe.each(['thread-pool', 'inline'] as const)('AuthorizationVerifier, the si
     it('refuses a lifetime beyond ten minutes', async () => {
       await expect(signAuthorization(claims(), { privateKey: base.privateKey, certificate: base.certificate, lifetimeSeconds: 601 })).rejects.toThrow(/600/);
     });
+  });
+});
+
+describe('signCompactEs256', () => {
+  const header = { alg: 'ES256' as const, typ: 'test+jwt', x5c: ['AAAA'] };
+  const payload = new TextEncoder().encode(JSON.stringify({ sub: 'someone', n: 1 }));
+
+  it('makes what jose verifies: the same header and payload, a signature by the key', async () => {
+    const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    const jws = signCompactEs256(header, payload, privateKey);
+    const verified = await compactVerify(jws, publicKey);
+    expect(verified.protectedHeader).toEqual(header);
+    expect(Buffer.from(verified.payload)).toEqual(Buffer.from(payload));
+    const other = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+    await expect(compactVerify(jws, other.publicKey)).rejects.toThrow();
+    // Two parts of the same shape as jose's own (only the signature differs: ECDSA is randomised).
+    const jose = await new CompactSign(payload).setProtectedHeader(header).sign(privateKey);
+    expect(jws.split('.').slice(0, 2)).toEqual(jose.split('.').slice(0, 2));
+  });
+
+  it('refuses a key that is not a P-256 private key', () => {
+    expect(() => signCompactEs256(header, payload, generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey)).toThrow(/P-256 private key/);
+    expect(() => signCompactEs256(header, payload, generateKeyPairSync('ec', { namedCurve: 'P-256' }).publicKey)).toThrow(/P-256 private key/);
+    expect(() => signCompactEs256(header, payload, generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey)).toThrow(/P-256 private key/);
   });
 });

@@ -1,4 +1,4 @@
-import { constants, createPublicKey, verify, type KeyObject } from 'node:crypto';
+import { constants, createPrivateKey, createPublicKey, verify, type KeyObject } from 'node:crypto';
 import { promisify } from 'node:util';
 import { asBuffer, readChildren, readOne, TAG } from '../der.js';
 import { PkiError } from '../pki-error.js';
@@ -30,6 +30,28 @@ export function importPublicKey(spki: Uint8Array): KeyObject {
   } catch (error) {
     throw new PkiError('pki.unsupported', 'the public key cannot be imported', { cause: error });
   }
+}
+
+/**
+ * A P-256 PKCS#8 key as OpenSSL writes it: the 36 bytes before the 32-byte scalar (an RFC 5915
+ * ECPrivateKey without parameters, the curve being in the AlgorithmIdentifier), and the 6 between the
+ * scalar and the public point's 64 bytes (`[1]`, BIT STRING, uncompressed).
+ */
+const P256_PKCS8_HEAD = Buffer.from('308187020100301306072a8648ce3d020106082a8648ce3d030107046d306b0201010420', 'hex');
+const P256_PKCS8_POINT = Buffer.from('a14403420004', 'hex');
+
+/**
+ * Imports a PKCS#8 private key (DER). A P-256 key in OpenSSL's layout goes through its scalar and
+ * point (JWK), which OpenSSL 3.0 imports ~5× faster than DER through its decoders (80 against 400 µs
+ * here, on the depository's path after every KDF); any other key or layout goes through DER.
+ */
+export function importPrivateKey(pkcs8: Uint8Array): KeyObject {
+  const der = asBuffer(pkcs8);
+  if (der.length === 138 && der.subarray(0, 36).equals(P256_PKCS8_HEAD) && der.subarray(68, 74).equals(P256_PKCS8_POINT)) {
+    const part = (from: number) => der.subarray(from, from + 32).toString('base64url');
+    return createPrivateKey({ key: { kty: 'EC', crv: 'P-256', d: part(36), x: part(74), y: part(106) }, format: 'jwk' });
+  }
+  return createPrivateKey({ key: der, format: 'der', type: 'pkcs8' });
 }
 
 function toKey(input: PublicKeyInput): KeyObject {

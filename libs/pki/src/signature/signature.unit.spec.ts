@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { ECDH, generateKeyPairSync, sign } from 'node:crypto';
-import { importPublicKey, SIGNATURE_ALGORITHMS, verifyEcdsaP256Sha256, verifyRsaPkcs1Sha256, verifyX509SignatureAsync } from './signature.js';
+import { createPrivateKey, ECDH, generateKeyPairSync, sign } from 'node:crypto';
+import { importPrivateKey, importPublicKey, SIGNATURE_ALGORITHMS, verifyEcdsaP256Sha256, verifyRsaPkcs1Sha256, verifyX509SignatureAsync } from './signature.js';
 
 /** Wycheproof vectors (C2SP/wycheproof, testvectors_v1) shipped in the shared data folder. */
 const WYCHEPROOF_DIR = process.env['WYCHEPROOF_DIR'] ?? '/work/shared/data/wycheproof';
@@ -120,5 +120,27 @@ describe('signature verification', () => {
     it('refuses malformed SubjectPublicKeyInfo bytes', () => {
       expect(() => importPublicKey(Buffer.from('3059301306072a8648ce3d020106082a8648ce3d03010703420004', 'hex'))).toThrow(/cannot be imported/);
     });
+  });
+});
+
+describe('importPrivateKey', () => {
+  it('imports P-256 keys in OpenSSL\'s PKCS#8 layout as the DER decoder does: the same scalar and point, signatures that verify', () => {
+    for (let i = 0; i < 20; i++) {
+      const { privateKey, publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const pkcs8 = privateKey.export({ format: 'der', type: 'pkcs8' });
+      const imported = importPrivateKey(pkcs8);
+      expect(imported.export({ format: 'jwk' })).toEqual(createPrivateKey({ key: pkcs8, format: 'der', type: 'pkcs8' }).export({ format: 'jwk' }));
+      expect(imported.export({ format: 'der', type: 'pkcs8' })).toEqual(pkcs8);
+      const data = Buffer.from(`message ${i}`);
+      expect(verifyEcdsaP256Sha256(publicKey, data, sign('sha256', data, { key: imported, dsaEncoding: 'ieee-p1363' }), 'p1363')).toBe(true);
+    }
+  });
+
+  it('imports other keys and layouts through the DER decoder, and refuses what is not a key', () => {
+    const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
+    expect(importPrivateKey(rsa.export({ format: 'der', type: 'pkcs8' })).asymmetricKeyType).toBe('rsa');
+    const p384 = generateKeyPairSync('ec', { namedCurve: 'P-384' }).privateKey;
+    expect(importPrivateKey(p384.export({ format: 'der', type: 'pkcs8' })).asymmetricKeyDetails?.namedCurve).toBe('secp384r1');
+    expect(() => importPrivateKey(Buffer.from('3003020100', 'hex'))).toThrow();
   });
 });
