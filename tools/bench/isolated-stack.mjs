@@ -12,6 +12,7 @@ export async function startIsolatedStack(dir, { agentEnv = {}, dbPrefix = 'bench
   const nats = await startTestNats();
   const dbs = [];
   let stack;
+  let ports;
   const stop = async () => {
     await stack?.stop();
     await nats.stop();
@@ -19,10 +20,11 @@ export async function startIsolatedStack(dir, { agentEnv = {}, dbPrefix = 'bench
   };
   try {
     dbs.push(...await Promise.all(['accounts', 'issuance', 'ca'].map((n) => createTestDatabase(`${dbPrefix}_${n}`))));
+    ports = { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() };
     stack = await startStack({
       stackDir: join(dir, 'stack'), natsUrl: nats.url, databaseUrl: dbs[0].url.replace(/\/[^/]+$/, '/postgres'),
       databases: { accounts: dbs[0].url, issuance: dbs[1].url, ca: dbs[2].url },
-      ports: { gateway: await freePort(), accounts: await freePort(), issuance: await freePort(), ca: await freePort() },
+      ports,
       quiet: true, log: () => undefined,
       gatewayEnv: { RATE_LIMIT_PASSWORD_PER_USER: '100000/100000', RATE_LIMIT_PASSWORD_PER_KEY: '100000/100000', LOG_LEVEL: 'warn' },
       issuanceEnv: { LOG_LEVEL: 'warn' }, agentEnv: { LOG_LEVEL: 'warn', ...agentEnv },
@@ -31,7 +33,9 @@ export async function startIsolatedStack(dir, { agentEnv = {}, dbPrefix = 'bench
     await stop();
     throw error;
   }
-  return { stack, natsUrl: nats.url, stop };
+  // Each service's health and metrics (`/metrics`) on 127.0.0.1.
+  const serviceUrls = Object.fromEntries(Object.entries(ports).map(([name, port]) => [name, `http://127.0.0.1:${port}`]));
+  return { stack, natsUrl: nats.url, serviceUrls, stop };
 }
 
 /** The demo user's dev session, once `tokenCount` of its tokens are online, and its cloud key. */

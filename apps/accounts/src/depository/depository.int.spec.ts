@@ -35,6 +35,21 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
   const attempts = async (keyId: string) => ((await h.accounts.dataSource.query('SELECT failed_attempts FROM cloud_key_secrets WHERE key_id = $1', [keyId])) as Array<{ failed_attempts: number }>)[0]!.failed_attempts;
 
   describe('AuthorizeTemporaryKey', () => {
+    it('times every password tried on /metrics (accounts_kdf_seconds), right or wrong', async () => {
+      const kdf = async () => {
+        const text = await (await fetch(`${h.accounts.url}/metrics`)).text();
+        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        return { count: value('accounts_kdf_seconds_count'), sum: value('accounts_kdf_seconds_sum') };
+      };
+      const u = await user();
+      const before = await kdf();
+      await authorize(u, u.password);
+      await authorize(u, 'wrong').catch(() => undefined);
+      const after = await kdf();
+      expect(after.count - before.count).toBe(2);
+      expect(after.sum).toBeGreaterThan(before.sum);
+    });
+
     it('signs an ES256 authorization with the cloud key that verifies with the base certificate and carries exactly the claims', async () => {
       const u = await user({ fullName: 'Петренко Петро Петрович', organization: 'ТОВ Ромашка', edrpou: '12345678', position: 'Директор' });
       const requestId = randomUUID();

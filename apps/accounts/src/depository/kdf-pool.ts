@@ -1,4 +1,5 @@
 import { AppError } from '@thk/core';
+import { accountsMetrics } from '../metrics.js';
 
 /**
  * Bounds the depository's deliberately expensive KDF: at most `concurrency` run at once (about the
@@ -30,9 +31,11 @@ export class KdfPool {
     } else {
       this.running++;
     }
+    const end = accountsMetrics.kdfSeconds.startTimer();
     try {
       return await work();
     } finally {
+      end();
       const next = this.queue.shift();
       // Hand the slot straight to the next waiter, so `running` never drops below what runs.
       if (next) next();
