@@ -7,7 +7,7 @@ export {
 } from './token.js';
 export { P256_EC_PARAMS, SECURE_PRIVATE_KEY_ATTRIBUTES, keyPairTemplates, type KeyPairRequest } from './key-templates.js';
 export { ATTRIBUTE_KINDS, type AttributeName, type AttributeValue, type Attributes, type ObjectClass, type ObjectQuery } from './attributes.js';
-export { p256PublicKey, rsaPublicKey, spkiDer, unwrapEcPoint } from './public-key.js';
+export { p256PublicKey, p256Spki, rsaPublicKey, spkiDer, unwrapEcPoint } from './public-key.js';
 export { createTokenCsr, type TokenCsrRequest } from './token-csr.js';
 export type { Handle } from './pkcs11js.js';
 /** Test support for SoftHSM2 tokens (flags SoftHSM never sets by itself). */

@@ -1,5 +1,6 @@
+import { generateKeyPairSync } from 'node:crypto';
 import { AppError } from '@thk/core';
-import { Pkcs11Error, algorithmsFromMechanisms, decodeTokenFlags, isRetryableCkr, keyPairTemplates, tokenDisplayName, unwrapEcPoint } from './index.js';
+import { Pkcs11Error, algorithmsFromMechanisms, decodeTokenFlags, isRetryableCkr, keyPairTemplates, p256PublicKey, p256Spki, spkiDer, tokenDisplayName, unwrapEcPoint } from './index.js';
 import { ck, native } from './pkcs11js.js';
 
 describe('Pkcs11Error', () => {
@@ -76,5 +77,20 @@ describe('unwrapEcPoint', () => {
     expect(unwrapEcPoint(Buffer.concat([Buffer.from([0x04, 0x41]), point]))).toEqual(point);
     expect(unwrapEcPoint(point)).toEqual(point);
     expect(() => unwrapEcPoint(Buffer.alloc(10))).toThrow(TypeError);
+  });
+});
+
+describe('p256Spki', () => {
+  it('is, byte for byte, what node:crypto exports for the point, wrapped or bare', () => {
+    for (let i = 0; i < 10; i++) {
+      const { publicKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' });
+      const jwk = publicKey.export({ format: 'jwk' });
+      const point = Buffer.concat([Buffer.from([4]), Buffer.from(jwk.x!, 'base64url'), Buffer.from(jwk.y!, 'base64url')]);
+      const spki = publicKey.export({ format: 'der', type: 'spki' });
+      expect(p256Spki(point)).toEqual(spki);
+      expect(p256Spki(Buffer.concat([Buffer.from([0x04, 0x41]), point]))).toEqual(spki);
+      expect(spkiDer(p256PublicKey(point))).toEqual(spki);
+    }
+    expect(() => p256Spki(Buffer.alloc(10))).toThrow(TypeError);
   });
 });

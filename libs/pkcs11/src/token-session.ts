@@ -5,7 +5,7 @@ import { keyPairTemplates, type KeyPairRequest } from './key-templates.js';
 import { PinStateRefusal, Pkcs11Error } from './pkcs11.error.js';
 import type { Pkcs11Module } from './pkcs11.module.js';
 import { ck, type Handle } from './pkcs11js.js';
-import { p256PublicKey, rsaPublicKey, spkiDer } from './public-key.js';
+import { p256PublicKey, p256Spki, rsaPublicKey, spkiDer } from './public-key.js';
 import { decodeTokenFlags, type TokenFlags, type TokenKeyAlgorithm } from './token.js';
 
 export type UserType = 'user' | 'so';
@@ -124,15 +124,16 @@ export class TokenSession {
   }
 
   /** The public key of a public-key object, as a Node KeyObject (from `CKA_EC_POINT` or modulus + exponent). */
-  readPublicKey(publicKey: Handle): { algorithm: TokenKeyAlgorithm; key: KeyObject; spki: Buffer } {
+  /** The key's SubjectPublicKeyInfo, and (`key`, built when first read) the key itself. */
+  readPublicKey(publicKey: Handle): { algorithm: TokenKeyAlgorithm; readonly key: KeyObject; spki: Buffer } {
     const { CKA_KEY_TYPE } = this.getAttributes(publicKey, ['CKA_KEY_TYPE']);
     if (CKA_KEY_TYPE === ck('CKK_EC')) {
       const { CKA_EC_PARAMS, CKA_EC_POINT } = this.getAttributes(publicKey, ['CKA_EC_PARAMS', 'CKA_EC_POINT']);
       if (CKA_EC_PARAMS.toString('hex') !== '06082a8648ce3d030107') {
         throw new Pkcs11Error('CKR_CURVE_NOT_SUPPORTED', 'C_GetAttributeValue', { message: 'only P-256 EC keys are supported' });
       }
-      const key = p256PublicKey(CKA_EC_POINT);
-      return { algorithm: 'EC-P256', key, spki: spkiDer(key) };
+      let key: KeyObject | undefined;
+      return { algorithm: 'EC-P256', spki: p256Spki(CKA_EC_POINT), get key() { return (key ??= p256PublicKey(CKA_EC_POINT)); } };
     }
     if (CKA_KEY_TYPE === ck('CKK_RSA')) {
       const { CKA_MODULUS, CKA_PUBLIC_EXPONENT } = this.getAttributes(publicKey, ['CKA_MODULUS', 'CKA_PUBLIC_EXPONENT']);

@@ -1,9 +1,10 @@
 import 'reflect-metadata';
-import { createHash, X509Certificate } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { Inject, Injectable } from '@nestjs/common';
 import { CertificateInstallFailedV1, CertificateInstalledV1, type Envelope, type InstallCertificateV1 } from '@thk/contracts';
 import type { Logger } from '@thk/core';
 import type { TokenObject, TokenSession } from '@thk/pkcs11';
+import { importPublicKey, parseCertificate, type ParsedCertificate } from '@thk/pki';
 import { AGENT_ACTIVITY, AGENT_EVENTS, AGENT_JOURNAL, AGENT_LOGGER, TOKEN_REGISTRY } from '../../agent.tokens.js';
 import { AGENT_CONFIG, type TokenAgentConfig } from '../../config/agent.config.js';
 import type { AgentJournal } from '../../journal/agent-journal.js';
@@ -15,7 +16,7 @@ import { closeQuietly } from '../generate-token-key/generate-token-key.service.j
 import { TokenFailure, toTokenFailure } from '../token-failure.js';
 
 /** The serial number as lower-case hex without the DER sign byte (`00`) or other leading zeros. */
-export function certificateSerialHex(cert: X509Certificate): string {
+export function certificateSerialHex(cert: ParsedCertificate): string {
   return cert.serialNumber.toLowerCase().replace(/^0+(?=[0-9a-f])/, '');
 }
 
@@ -80,10 +81,11 @@ export class InstallCertificateService {
 
   private async install(envelope: Envelope<InstallCertificateV1>, der: Buffer, sha256: string, journaledLabel: string | undefined, firstAttempt: boolean, log: Logger): Promise<string> {
     const cmd = envelope.data;
-    let cert: X509Certificate;
+    let cert: ParsedCertificate;
     try {
-      // Node's own parser (OpenSSL): what is read here, the serial and the key, costs ~0.1 ms instead of ~1.5 in asn1js.
-      cert = new X509Certificate(der);
+      // libs/pki's DER reader: what is read here, the serial and the key's bytes, costs ~0.03 ms (OpenSSL's
+      // X509Certificate ~0.13, and ~0.03 more for its key; asn1js ~1.5).
+      cert = parseCertificate(new Uint8Array(der));
     } catch {
       throw new TokenFailure('certificate-mismatch', 'the certificate is not a DER X.509 certificate');
     }
@@ -95,14 +97,7 @@ export class InstallCertificateService {
       const objects = this.keyObjects(session, found, id, cmd.keyId, firstAttempt ? journaledLabel : undefined) ?? session.objectsWithId(id);
       const publicKey = objects.find((o) => o.class === 'public-key' && (!journaledLabel || o.label === journaledLabel));
       if (!publicKey) throw new TokenFailure('certificate-mismatch', `the token holds no key with ID ${cmd.keyId}`);
-      const tokenKey = session.readPublicKey(publicKey.handle).key;
-      let certKey;
-      try {
-        certKey = cert.publicKey;
-      } catch {
-        throw new TokenFailure('certificate-mismatch', 'the certificate carries a public key this agent cannot read');
-      }
-      if (!certKey.equals(tokenKey)) {
+      if (!sameKey(cert, session.readPublicKey(publicKey.handle))) {
         throw new TokenFailure('certificate-mismatch', `the certificate's public key is not the key ${cmd.keyId} on the token`);
       }
       await this.journal.update(cmd.requestId, cmd.tokenSerial, (e) => {
@@ -149,4 +144,19 @@ export class InstallCertificateService {
       throw new TokenFailure('certificate-mismatch', 'the certificate read back from the token is not the one written');
     }
   }
+}
+
+/**
+ * Whether the certificate certifies the token's key: the same SubjectPublicKeyInfo bytes (the CA copies
+ * the CSR's, which the agent built from the token's), else the same key however encoded.
+ */
+function sameKey(cert: ParsedCertificate, token: { spki: Buffer; readonly key: KeyObject }): boolean {
+  if (Buffer.from(cert.spki).equals(token.spki)) return true;
+  let certKey: KeyObject;
+  try {
+    certKey = importPublicKey(cert.spki);
+  } catch {
+    throw new TokenFailure('certificate-mismatch', 'the certificate carries a public key this agent cannot read');
+  }
+  return certKey.equals(token.key);
 }
