@@ -26,9 +26,10 @@ function outboxParams(messages: readonly OutgoingMessage[]): [string[], string[]
 }
 
 /**
- * The prepared statement's name of each text `runStatement` and `markProcessed` run: the texts are few
- * (their shapes vary only with the number of messages), and a named statement is parsed and planned once
- * per connection instead of at every run (~0.15 ms of the ~0.7 a saga step's statement takes alone).
+ * The prepared statement's name of each text run prepared: a named statement is parsed and planned once
+ * per connection instead of at every run (~0.15 ms of the ~0.7 a saga step's statement takes alone). The
+ * texts must come from the code, a fixed few (values always as parameters): each text is one statement
+ * kept on every connection that ran it.
  */
 const statementNames = new Map<string, string>();
 function statementName(sql: string): string {
@@ -163,8 +164,7 @@ export class UnitOfWork {
    * of the same message that the gate could not stop (one whose handling wrote the mark alone,
    * `markProcessed`), and its unique violation aborts the whole statement, gate included: `duplicate`,
    * nothing written. (`ON CONFLICT DO NOTHING` would keep the gate's change without its mark: one message
-   * applied twice.) That takes deliveries that decided differently, so it is rare, and the data source's
-   * logger still reports the failed statement. Where the gate is what races (two deliveries updating
+   * applied twice.) That takes deliveries that decided differently, so it is rare. Where the gate is what races (two deliveries updating
    * one version), the loser's gate matches nothing and no mark is even tried: `unmatched`.
    */
   async runStatement(gate: GateStatement, options: { inbox?: InboxKey; emit?: readonly OutgoingMessage[] } = {}): Promise<StatementResult> {
