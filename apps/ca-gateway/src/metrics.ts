@@ -1,9 +1,9 @@
 import { Counter } from 'prom-client';
-import { metricsRegistry } from '@thk/service-kit';
+import { metricsRegistry, registeredMetric } from '@thk/service-kit';
 
 /** A counter on the service's `/metrics`, shared by every gateway started in this process (tests restart it). */
 function counter<L extends string>(name: string, help: string, labelNames: readonly L[] = []): Counter<L> {
-  return (metricsRegistry.getSingleMetric(name) as Counter<L> | undefined) ?? new Counter({ name, help, labelNames, registers: [metricsRegistry] });
+  return registeredMetric(name, () => new Counter({ name, help, labelNames, registers: [metricsRegistry] }));
 }
 
 export const caMetrics = {

@@ -1,13 +1,11 @@
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { AgentInventoryReportedV1, GenerateTokenKeyV1, type Envelope, type TokenKeyGeneratedV1 } from '@thk/contracts';
-import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
+import type { SoftHsmEnvironment, TestNats } from '@thk/testing';
 import { AgentJournal, type JournalEntry } from './journal/agent-journal.js';
-import { AgentBus, sealPin, TEST_SUBJECT } from './testing/agent-test-kit.js';
+import { agentTestWorld, sealPin, TEST_SUBJECT, type AgentBus, type AgentTestWorld } from './testing/agent-test-kit.js';
 
 const run = promisify(execFile);
 const appDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -21,6 +19,7 @@ interface AgentProcess { child: ChildProcess; output: string[]; exited: Promise<
  * let it SIGKILL itself at a named point (`THK_TEST_CRASH_AT`), then start it again.
  */
 describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
+  let world: AgentTestWorld | undefined;
   let hsm: SoftHsmEnvironment;
   let nats: TestNats;
   let bus: AgentBus;
@@ -76,12 +75,11 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
   };
 
   beforeAll(async () => {
-    hsm = await createSoftHsm();
-    await hsm.createToken({ label: 'crash-a', soPin: SO_PIN });
-    await hsm.createToken({ label: 'crash-b', soPin: SO_PIN });
-    nats = await startTestNats();
-    bus = await AgentBus.connect(nats.url);
-    stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-crash-'));
+    world = await agentTestWorld('agent-crash', async (h) => {
+      await h.createToken({ label: 'crash-a', soPin: SO_PIN });
+      await h.createToken({ label: 'crash-b', soPin: SO_PIN });
+    });
+    ({ hsm, nats, bus, stateDir } = world);
   });
 
   // An agent a failed test left running would take the next test's commands (the same durable).
@@ -93,10 +91,7 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
 
   afterAll(async () => {
     await stopAll();
-    await bus?.close();
-    await nats?.stop();
-    await hsm?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await world?.close();
   });
 
   async function sendGenerate(label: string, newPin: string) {

@@ -1,8 +1,5 @@
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { pino } from 'pino';
 import { jest } from '@jest/globals';
@@ -10,8 +7,8 @@ import {
   GenerateTokenKeyV1, InstallCertificateV1, type CertificateInstalledV1, type Envelope, type GenerateTokenKeyV1 as GenerateData, type TokenKeyGeneratedV1,
 } from '@thk/contracts';
 import { Pkcs11Module, TokenSession } from '@thk/pkcs11';
-import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
-import { AgentBus, TEST_SUBJECT, certificateForCsr, sealPin, testAgentConfig } from './testing/agent-test-kit.js';
+import type { SoftHsmEnvironment, TestNats } from '@thk/testing';
+import { TEST_SUBJECT, agentTestWorld, certificateForCsr, sealPin, testAgentConfig, type AgentBus, type AgentTestWorld } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
 const run = promisify(execFile);
@@ -26,6 +23,7 @@ const PIN = 'user-pin-1234';
  * by `CKA_ID` (linear in its objects in SoftHSM, APDUs on a card).
  */
 describe('token agent: installing by the generated pair\'s handles (slot-list mode)', () => {
+  let world: AgentTestWorld | undefined;
   let hsm: SoftHsmEnvironment;
   let nats: TestNats;
   let bus: AgentBus;
@@ -80,12 +78,8 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
   };
 
   beforeAll(async () => {
-    hsm = await createSoftHsm();
-    await hsm.createToken({ label: 'handles', soPin: SO_PIN, userPin: PIN });
-    process.env['SOFTHSM2_CONF'] = hsm.conf;
-    nats = await startTestNats();
-    bus = await AgentBus.connect(nats.url);
-    stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-handles-'));
+    world = await agentTestWorld('agent-handles', async (h) => { await h.createToken({ label: 'handles', soPin: SO_PIN, userPin: PIN }); });
+    ({ hsm, nats, bus, stateDir } = world);
     await start();
     const module = Pkcs11Module.open(hsm.modulePath);
     try {
@@ -96,11 +90,7 @@ describe('token agent: installing by the generated pair\'s handles (slot-list mo
   });
 
   afterAll(async () => {
-    await agent?.close();
-    await bus?.close();
-    await nats?.stop();
-    await hsm?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await world?.close(agent);
   });
 
   it('installs the certificate of a pair it generated without searching the token, under the key\'s ID', async () => {

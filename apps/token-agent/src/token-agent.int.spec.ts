@@ -1,23 +1,19 @@
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { webcrypto } from 'node:crypto';
-import { appendFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { appendFile, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
-import { Pkcs10CertificateRequest, X509CertificateGenerator } from '@peculiar/x509';
+import { X509CertificateGenerator } from '@peculiar/x509';
 import {
   AgentInventoryReportedV1, DestroyTokenKeyV1, GenerateTokenKeyV1, InstallCertificateV1, type CertificateInstalledV1,
   type CertificateInstallFailedV1, type Envelope, type GenerateTokenKeyV1 as GenerateData, type TokenKeyDestroyedV1,
   type TokenKeyGeneratedV1, type TokenKeyGenerationFailedV1,
 } from '@thk/contracts';
-import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
-import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
+import type { SoftHsmEnvironment, TestNats } from '@thk/testing';
 import { AgentJournal } from './journal/agent-journal.js';
-import { AgentBus, sealPin, testAgentConfig, TEST_SUBJECT } from './testing/agent-test-kit.js';
+import { agentTestWorld, capturingLogger, certificateForCsr, sealPin, testAgentConfig, TEST_SUBJECT, type AgentBus, type AgentTestWorld } from './testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from './token-agent.app.js';
 
 const run = promisify(execFile);
@@ -26,6 +22,7 @@ const SO_PIN = 'so-pin-8765';
 const OLD_PIN = 'old-pin-1234';
 
 describe('token agent (SoftHSM2, NATS)', () => {
+  let world: AgentTestWorld | undefined;
   let hsm: SoftHsmEnvironment;
   let nats: TestNats;
   let bus: AgentBus;
@@ -66,26 +63,18 @@ describe('token agent (SoftHSM2, NATS)', () => {
   };
 
   beforeAll(async () => {
-    hsm = await createSoftHsm();
-    for (const label of ['fresh', 'used', 'locked', 'doomed', 'spare']) {
-      await hsm.createToken({ label, soPin: SO_PIN, ...(label === 'fresh' ? {} : { userPin: OLD_PIN }) });
-    }
-    process.env['SOFTHSM2_CONF'] = hsm.conf;
-    nats = await startTestNats();
-    bus = await AgentBus.connect(nats.url);
-    stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-'));
-    const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
-    const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
-    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger });
+    world = await agentTestWorld('agent', async (h) => {
+      for (const label of ['fresh', 'used', 'locked', 'doomed', 'spare']) {
+        await h.createToken({ label, soPin: SO_PIN, ...(label === 'fresh' ? {} : { userPin: OLD_PIN }) });
+      }
+    });
+    ({ hsm, nats, bus, stateDir } = world);
+    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger: capturingLogger(logLines) });
     for (const label of ['fresh', 'used', 'locked', 'doomed', 'spare']) serials[label] = (await tokenOf(label)).serial;
   });
 
   afterAll(async () => {
-    await agent?.close();
-    await bus?.close();
-    await nats?.stop();
-    await hsm?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await world?.close(agent);
   });
 
   describe('inventory', () => {
@@ -203,16 +192,9 @@ describe('token agent (SoftHSM2, NATS)', () => {
 
     describe('InstallCertificate', () => {
       let certificate: Buffer;
-      let caKeys: CryptoKeyPair;
 
       beforeAll(async () => {
-        caKeys = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
-        const csr = new Pkcs10CertificateRequest(Buffer.from(freshResult.data.csr, 'base64'));
-        const cert = await X509CertificateGenerator.create({
-          serialNumber: '00c0ffee01', subject: csr.subjectName, issuer: 'CN=Test CA, C=UA', notBefore: new Date(Date.now() - 60_000), notAfter: new Date(Date.now() + 86_400_000),
-          publicKey: await csr.publicKey.export(webcrypto as unknown as Crypto), signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
-        }, webcrypto as unknown as Crypto);
-        certificate = Buffer.from(cert.rawData);
+        certificate = await certificateForCsr(freshResult.data.csr, '00c0ffee01');
       });
 
       it('writes the certificate under the key ID, checks it against the key and publishes CertificateInstalled', async () => {
@@ -233,10 +215,11 @@ describe('token agent (SoftHSM2, NATS)', () => {
       });
 
       it('refuses a certificate whose public key is not the key\'s with certificate-mismatch', async () => {
-        const other = await webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as CryptoKeyPair;
+        const generateKey = () => webcrypto.subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, ['sign', 'verify']) as Promise<CryptoKeyPair>;
+        const [other, ca] = await Promise.all([generateKey(), generateKey()]);
         const cert = await X509CertificateGenerator.create({
           serialNumber: '02', subject: 'CN=Someone else', issuer: 'CN=Test CA', notBefore: new Date(), notAfter: new Date(Date.now() + 86_400_000),
-          publicKey: other.publicKey, signingKey: caKeys.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
+          publicKey: other.publicKey, signingKey: ca.privateKey, signingAlgorithm: { name: 'ECDSA', hash: 'SHA-256' },
         }, webcrypto as unknown as Crypto);
         const requestId = crypto.randomUUID();
         await bus.send(InstallCertificateV1, AGENT, { requestId, tokenSerial: serials['fresh']!, keyId: freshResult.data.keyId, certificate: Buffer.from(cert.rawData).toString('base64') });

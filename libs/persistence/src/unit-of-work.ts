@@ -32,13 +32,13 @@ function outboxParams(messages: readonly OutgoingMessage[]): [string[], string[]
  * kept on every connection that ran it.
  */
 const statementNames = new Map<string, string>();
-function statementName(sql: string): string {
+function prepared(sql: string, values: unknown[] | undefined): pg.QueryConfig {
   let name = statementNames.get(sql);
   if (name === undefined) {
     name = `uow_${createHash('sha256').update(sql).digest('hex').slice(0, 24)}`;
     statementNames.set(sql, name);
   }
-  return name;
+  return { name, text: sql, ...(values ? { values } : {}) };
 }
 
 /**
@@ -50,7 +50,7 @@ function statementName(sql: string): string {
 export async function queryPrepared(dataSource: DataSource, sql: string, params: unknown[]): Promise<any[]> {
   // TypeORM's Postgres driver keeps its pg pool as `master` (untyped).
   const pool = (dataSource.driver as unknown as { master: pg.Pool }).master;
-  return (await pool.query({ name: statementName(sql), text: sql, values: params })).rows;
+  return (await pool.query(prepared(sql, params))).rows;
 }
 
 /** Whether an error is the inbox's primary key refusing a mark that is there already. */
@@ -205,7 +205,7 @@ export class UnitOfWork {
   private async connectionOf(manager: EntityManager): Promise<Queryable> {
     // The runner is connected already (it began the transaction): this answers its connection.
     const client = await manager.queryRunner!.connect() as pg.PoolClient;
-    return { query: async (sql, params) => (await client.query({ name: statementName(sql), text: sql, values: params })).rows };
+    return { query: async (sql, params) => (await client.query(prepared(sql, params))).rows };
   }
 
   /**

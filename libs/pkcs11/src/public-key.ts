@@ -1,4 +1,5 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
+import { P256_SPKI_HEAD } from '@thk/pki';
 
 /**
  * `CKA_EC_POINT` is specified as the DER OCTET STRING of the point, and most tokens (SoftHSM
@@ -28,9 +29,6 @@ function unsigned(b: Buffer): Buffer {
 export function rsaPublicKey(modulus: Buffer, publicExponent: Buffer): KeyObject {
   return createPublicKey({ key: { kty: 'RSA', n: b64url(unsigned(modulus)), e: b64url(unsigned(publicExponent)) }, format: 'jwk' });
 }
-
-/** The fixed 26-byte head of a P-256 SubjectPublicKeyInfo with an uncompressed point (what node:crypto exports). */
-const P256_SPKI_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 
 /**
  * The SubjectPublicKeyInfo of a P-256 point (`CKA_EC_POINT`, wrapped or bare), byte for byte what

@@ -31,6 +31,14 @@ export class ReadinessRegistry {
 export const metricsRegistry = new Registry();
 collectDefaultMetrics({ register: metricsRegistry });
 
+/**
+ * The metric `name` of `registry`, made by `make` (which registers it there) the first time: a
+ * registry refuses a second metric of one name, and a test process starts a service several times.
+ */
+export function registeredMetric<T>(name: string, make: () => T, registry: Registry = metricsRegistry): T {
+  return (registry.getSingleMetric(name) as T | undefined) ?? make();
+}
+
 @Controller()
 export class HealthController {
   constructor(@Inject(ReadinessRegistry) private readonly readiness: ReadinessRegistry) {}

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Counter, Gauge, Histogram, type Registry } from 'prom-client';
 import type { Logger } from '@thk/core';
+import { registeredMetric } from '@thk/service-kit';
 
 /** Keys whose values never reach a log line, at any depth (pino's redaction paths are a second net). */
 const SECRET_KEY = /(password|passphrase|secret|pin$|token$|authorization|cookie|jwe|privatekey)/i;
@@ -28,7 +29,7 @@ export interface HttpMetrics {
 
 /** One set of metrics per registry (several gateways may run in one test process). */
 export function httpMetrics(registry: Registry): HttpMetrics {
-  const get = <T>(name: string, make: () => T): T => (registry.getSingleMetric(name) as T | undefined) ?? make();
+  const get = <T>(name: string, make: () => T): T => registeredMetric(name, make, registry);
   return {
     duration: get('thk_gateway_http_request_duration_seconds', () => new Histogram({
       name: 'thk_gateway_http_request_duration_seconds', help: 'HTTP request duration by route and status',

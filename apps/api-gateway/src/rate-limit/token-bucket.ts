@@ -5,6 +5,9 @@ const EPSILON = 1e-9;
 
 interface Bucket { tokens: number; updatedAt: number; rule: RateLimitRule }
 
+/** The buckets a call takes a token from (or gives it back to): each by its key, under its rule. */
+export type BucketRequests = ReadonlyArray<{ key: string; rule: RateLimitRule }>;
+
 export type TakeResult = { allowed: true } | { allowed: false; retryAfterSeconds: number };
 
 /**
@@ -18,7 +21,7 @@ export class RateLimiter {
 
   constructor(private readonly now: () => number = Date.now, private readonly maxBuckets = 100_000) {}
 
-  take(requests: ReadonlyArray<{ key: string; rule: RateLimitRule }>): TakeResult {
+  take(requests: BucketRequests): TakeResult {
     const t = this.now();
     const active = requests.filter((r) => r.rule.burst > 0);
     const buckets = active.map((r) => this.refill(r.key, r.rule, t));
@@ -33,7 +36,7 @@ export class RateLimiter {
    * Gives back the token `take` took from each of these buckets, for a call that turned out not to
    * count (a replay: no password was tried). Never above the burst; an evicted bucket is full anyway.
    */
-  giveBack(requests: ReadonlyArray<{ key: string; rule: RateLimitRule }>): void {
+  giveBack(requests: BucketRequests): void {
     for (const r of requests) {
       const b = this.buckets.get(r.key);
       if (b && r.rule.burst > 0) b.tokens = Math.min(r.rule.burst, b.tokens + 1);

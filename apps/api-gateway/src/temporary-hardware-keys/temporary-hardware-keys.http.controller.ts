@@ -5,7 +5,7 @@ import {
   FindHardwareKeyRequestByIdempotencyKeyV1, PreviewValidityV1, RequestTemporaryHardwareKeyV1, RequestTemporaryHardwareKeyV2, temporaryHardwareKeyStart, uuid, type RpcResponse,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
-import type { RateLimitRule } from '../config.js';
+import type { BucketRequests } from '../rate-limit/token-bucket.js';
 import type { AuthenticatedUser } from '../auth/authenticator.js';
 import { CurrentUser } from '../auth/current-user.decorator.js';
 import { GATEWAY, type GatewayContext } from '../gateway.context.js';
@@ -62,7 +62,7 @@ export class TemporaryHardwareKeysHttpController {
       return accepted(reply, await this.start(user.userId, parsedId.data, idempotencyKey, parsedBody.data, null));
     }
     const { perUser, perKey } = this.gw.config.rateLimit;
-    const limits: PasswordLimits = parsedId.success ? [{ key: `user:${user.userId}`, rule: perUser }, { key: `key:${parsedId.data}`, rule: perKey }] : [];
+    const limits: BucketRequests = parsedId.success ? [{ key: `user:${user.userId}`, rule: perUser }, { key: `key:${parsedId.data}`, rule: perKey }] : [];
     if (parsedBody.success && parsedId.success && this.gw.limiter.take(limits).allowed) {
       return accepted(reply, await this.start(user.userId, parsedId.data, idempotencyKey, parsedBody.data, limits));
     }
@@ -82,7 +82,7 @@ export class TemporaryHardwareKeysHttpController {
    */
   private async start(
     userId: string, baseKeyId: string, idempotencyKey: string, body: z.infer<typeof formTemporaryHardwareKeyBody>,
-    limits: PasswordLimits | null,
+    limits: BucketRequests | null,
   ): Promise<StartReply> {
     let started: RpcResponse<typeof RequestTemporaryHardwareKeyV2>;
     try {
@@ -122,8 +122,6 @@ export class TemporaryHardwareKeysHttpController {
 }
 
 type StartReply = RpcResponse<typeof RequestTemporaryHardwareKeyV1>;
-/** The password limits' buckets a forming call takes a token from. */
-type PasswordLimits = ReadonlyArray<{ key: string; rule: RateLimitRule }>;
 
 /** api.md's 202: the request, with `Location`. */
 function accepted(reply: FastifyReply, started: StartReply) {

@@ -1,10 +1,17 @@
 import { randomUUID, webcrypto } from 'node:crypto';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import { pino, type Logger } from 'pino';
 import { Pkcs10CertificateRequest, X509CertificateGenerator } from '@peculiar/x509';
 import { CompactEncrypt, importJWK, type JWK } from 'jose';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, headers, type NatsConnection } from '@nats-io/transport-node';
 import { streams, type Envelope, type MessageContract, type MessageData, type SealingJwk } from '@thk/contracts';
+import { REDACTED_PATHS } from '@thk/core';
 import { createEnvelope, defaultStreamSpecs, provisionStreams } from '@thk/messaging';
+import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
 import type { TokenAgentConfig } from '../config/agent.config.js';
 
 /**
@@ -27,6 +34,52 @@ export function testAgentConfig(base: { agentId: string; natsUrl: string; module
     agentId: base.agentId, nats: { servers: base.natsUrl, name: base.agentId }, modules: [base.modulePath], rescan: base.rescan, soPin: base.soPin, stateDir: base.stateDir,
     pinPolicy: { minLength: 6, maxLength: 32 }, heartbeatSeconds: 60, pollIntervalMs: 150, ackWaitSeconds: 30, provisionStreams: true, allowFinalTry: false,
   };
+}
+
+/** What an agent test runs against: a SoftHSM module with its tokens, a private NATS with the test's bus, a state directory. */
+export interface AgentTestWorld {
+  hsm: SoftHsmEnvironment;
+  nats: TestNats;
+  bus: AgentBus;
+  stateDir: string;
+  /** Stops the agent (when given) and everything the world started, and removes its directories. */
+  close(agent?: { close(): Promise<void> }): Promise<void>;
+}
+
+/**
+ * Starts an agent test's world: `tokens` makes the tokens (before anything opens the module, and with
+ * SOFTHSM2_CONF pointing at it for this process, as the agent's module reads it), then the NATS server,
+ * the bus and the state directory (`thk-<name>-…` under the temp directory).
+ */
+export async function agentTestWorld(name: string, tokens: (hsm: SoftHsmEnvironment) => Promise<void>): Promise<AgentTestWorld> {
+  const hsm = await createSoftHsm();
+  let nats: TestNats | undefined;
+  let bus: AgentBus | undefined;
+  let stateDir: string | undefined;
+  const close = async (agent?: { close(): Promise<void> }) => {
+    await agent?.close();
+    await bus?.close();
+    await nats?.stop();
+    await hsm.cleanup();
+    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  };
+  try {
+    await tokens(hsm);
+    process.env['SOFTHSM2_CONF'] = hsm.conf;
+    nats = await startTestNats();
+    bus = await AgentBus.connect(nats.url);
+    stateDir = await mkdtemp(join(tmpdir(), `thk-${name}-`));
+    return { hsm, nats, bus, stateDir, close };
+  } catch (error) {
+    await close();
+    throw error;
+  }
+}
+
+/** A debug logger with the agent's redaction whose lines land in `lines` (for tests that look for secrets in them). */
+export function capturingLogger(lines: string[]): Logger {
+  const sink = new Writable({ write(chunk, _enc, cb) { lines.push(String(chunk)); cb(); } });
+  return pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
 }
 
 /** The certificate subject the agent tests ask the token's CSR for. */

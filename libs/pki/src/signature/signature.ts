@@ -8,8 +8,8 @@ export type PublicKeyInput = KeyObject | Uint8Array;
 
 export type EcdsaSignatureEncoding = 'der' | 'p1363';
 
-/** The fixed 27-byte head of every P-256 SubjectPublicKeyInfo with an uncompressed point. */
-const P256_SPKI_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
+/** The fixed 26-byte head of every P-256 SubjectPublicKeyInfo with an uncompressed point (`04 x y` follows). */
+export const P256_SPKI_HEAD = Buffer.from('3059301306072a8648ce3d020106082a8648ce3d030107034200', 'hex');
 /** Keys this module built as P-256 (answers `isP256Key` without asking OpenSSL again). */
 const knownP256 = new WeakSet<KeyObject>();
 

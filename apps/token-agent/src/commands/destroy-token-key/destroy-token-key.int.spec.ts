@@ -1,18 +1,12 @@
 import 'reflect-metadata';
 import { execFile } from 'node:child_process';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { promisify } from 'node:util';
-import { pino } from 'pino';
 import { DestroyTokenKeyV1, type Envelope, type TokenKeyDestroyedV1 } from '@thk/contracts';
-import { REDACTED_PATHS } from '@thk/core';
 import { setSoftHsmTokenFlags } from '@thk/pkcs11';
-import { createSoftHsm, startTestNats, type SoftHsmEnvironment, type TestNats } from '@thk/testing';
+import type { SoftHsmEnvironment } from '@thk/testing';
 import { AgentJournal, type GenerationRecord } from '../../journal/agent-journal.js';
-import { AgentBus, sealPin, testAgentConfig } from '../../testing/agent-test-kit.js';
+import { agentTestWorld, capturingLogger, sealPin, testAgentConfig, type AgentBus, type AgentTestWorld } from '../../testing/agent-test-kit.js';
 import { startTokenAgent, type RunningTokenAgent } from '../../token-agent.app.js';
 
 const run = promisify(execFile);
@@ -31,8 +25,8 @@ const WRONG_PIN = 'wrong-pin-000';
  * without it afterwards saw no wrong login.
  */
 describe('DestroyTokenKey and the journal (SoftHSM2, NATS)', () => {
+  let world: AgentTestWorld | undefined;
   let hsm: SoftHsmEnvironment;
-  let nats: TestNats;
   let bus: AgentBus;
   let agent: RunningTokenAgent;
   let stateDir: string;
@@ -72,40 +66,32 @@ describe('DestroyTokenKey and the journal (SoftHSM2, NATS)', () => {
   }
 
   beforeAll(async () => {
-    hsm = await createSoftHsm();
-    // Stopped while changing the PIN (C_SetPIN may or may not have happened): no key was made.
-    await prepare('mid-change', OLD_PIN, { pin: 'changing', key: 'none' });
-    // A journal that cannot vouch for the PIN although a pair may exist (defensive: never written in this order).
-    await prepare('pin-unknown', OLD_PIN, { pin: 'changing', key: 'generating' });
-    // The key was made with the new PIN set: the PIN the command carries is the token's.
-    await prepare('locked', NEW_PIN, { pin: 'set', key: 'created' });
-    await prepare('refused', NEW_PIN, { pin: 'set', key: 'created' });
+    world = await agentTestWorld('agent-destroy', async (h) => {
+      hsm = h;
+      // Stopped while changing the PIN (C_SetPIN may or may not have happened): no key was made.
+      await prepare('mid-change', OLD_PIN, { pin: 'changing', key: 'none' });
+      // A journal that cannot vouch for the PIN although a pair may exist (defensive: never written in this order).
+      await prepare('pin-unknown', OLD_PIN, { pin: 'changing', key: 'generating' });
+      // The key was made with the new PIN set: the PIN the command carries is the token's.
+      await prepare('locked', NEW_PIN, { pin: 'set', key: 'created' });
+      await prepare('refused', NEW_PIN, { pin: 'set', key: 'created' });
+    });
+    ({ bus, stateDir } = world);
     const { stdout } = await run('pkcs11-tool', ['--module', hsm.modulePath, '-L'], { env: { ...process.env, ...hsm.env }, encoding: 'utf8' });
     for (const block of stdout.split(/\n(?=Slot )/)) {
       const label = /token label\s+:\s*(\S+)/.exec(block)?.[1];
       const serial = /serial num\s+:\s*(\S+)/.exec(block)?.[1];
       if (label && serial) serials[label] = serial;
     }
-    stateDir = await mkdtemp(join(tmpdir(), 'thk-agent-destroy-'));
     const journal = await AgentJournal.open(stateDir);
     for (const [label, { requestId, generation }] of Object.entries(requests)) {
       await journal.update(requestId, serials[label]!, (e) => { e.generation = generation; });
     }
-
-    process.env['SOFTHSM2_CONF'] = hsm.conf;
-    nats = await startTestNats();
-    bus = await AgentBus.connect(nats.url);
-    const sink = new Writable({ write(chunk, _enc, cb) { logLines.push(String(chunk)); cb(); } });
-    const logger = pino({ level: 'debug', redact: { paths: REDACTED_PATHS, censor: '[redacted]' } }, sink);
-    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger });
+    agent = await startTokenAgent(testAgentConfig({ agentId: AGENT, natsUrl: world.nats.url, modulePath: hsm.modulePath, soPin: SO_PIN, stateDir, rescan: 'reinitialize' }), { logger: capturingLogger(logLines) });
   });
 
   afterAll(async () => {
-    await agent?.close();
-    await bus?.close();
-    await nats?.stop();
-    await hsm?.cleanup();
-    if (stateDir) await rm(stateDir, { recursive: true, force: true });
+    await world?.close(agent);
   });
 
   it('does not log in when the agent stopped while changing the PIN and made no key: nothing to destroy, nothing left', async () => {
