@@ -15,6 +15,9 @@ import { KdfPool } from './kdf-pool.js';
 
 const HOUR = 3_600_000;
 
+/** The opened key, copied out of the depository's hands (it wipes its own). */
+const openCopy = (depository: Depository, keyId: string, password: string) => depository.open(keyId, password, undefined, async (plain) => Buffer.from(plain));
+
 describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
   let h: Harness;
   /** Every password this spec used: none may be found anywhere afterwards. */
@@ -243,7 +246,7 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       await expect(authorize(u, 'wrong-before-upgrade')).rejects.toMatchObject({ code: 'wrong-password' });
 
       const stronger = new Depository(h.accounts.dataSource, new KdfPool(1, 4), { kdf: { log2N: 11, r: 8, p: 2 }, kek: h.config.kek, maxAttempts: 5 }, () => new Date());
-      const original = await stronger.open(u.keyId, u.password);
+      const original = await openCopy(stronger, u.keyId, u.password);
       const after = await stored(u.keyId);
       expect(after.kdf).toMatchObject({ alg: 'scrypt', log2N: 11, r: 8, p: 2 });
       expect(after.kdf.salt).not.toBe(before.kdf.salt);
@@ -251,7 +254,7 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
       expect(after.failed_attempts).toBe(0);
 
       // The same private key opens from the new record, with the same password only.
-      await expect(stronger.open(u.keyId, u.password)).resolves.toEqual(original);
+      await expect(openCopy(stronger, u.keyId, u.password)).resolves.toEqual(original);
       expect((await stored(u.keyId)).sealed.equals(after.sealed)).toBe(true); // already strong enough: not sealed again
       await expect(authorize(u, 'wrong-after-upgrade')).rejects.toMatchObject({ code: 'wrong-password', meta: { remainingAttempts: 4 } });
       await expect(authorize(u, u.password)).resolves.toMatchObject({ authorization: expect.any(String) });
@@ -285,10 +288,10 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
 
       const other = await user();
       let openingSettled = false;
-      const opening = depository.open(u.keyId, password).finally(() => { openingSettled = true; });
+      const opening = openCopy(depository, u.keyId, password).finally(() => { openingSettled = true; });
       await eventually(async () => pool.active, (n) => n === 1);
       // One KDF runs and nothing may wait: a second caller hears busy while the first is still deriving.
-      const busy = await refusal(depository.open(other.keyId, other.password));
+      const busy = await refusal(depository.open(other.keyId, other.password, undefined, async () => undefined));
       expect(busy).toMatchObject({ code: 'busy', retryable: true });
       expect(openingSettled).toBe(false);
       await expect(opening).resolves.toEqual(pkcs8);

@@ -77,26 +77,20 @@ export class Depository {
    * Opens the private key with `password`. Throws `key-access-blocked`, `wrong-password` (with
    * `meta.remainingAttempts`), `busy` (retryable), or `depository.integrity` for a damaged record.
    * After a right password, a record sealed with weaker KDF parameters than configured is sealed
-   * again at today's strength (in the transaction that resets the counter). The caller must wipe the
-   * returned buffer.
+   * again at today's strength (in the transaction that resets the counter).
+   *
+   * The opened key (PKCS#8) goes to `use` while the success is recorded (the counter reset, the record
+   * raised to today's KDF where due) instead of after it: the two overlap, and `use`'s result comes
+   * back only once the success is durable (a failure to record it is the answer, and `use`'s result is
+   * dropped). `use` must neither keep nor change the buffer: the recording may still read it (to seal
+   * it again), and it is wiped here once both are done.
    *
    * `reservedByCaller`: the record as a statement of the caller returned it after counting this
    * attempt itself, by the same rule (`failed_attempts + 1` where {@link RESERVABLE} held, `updated_at`
    * = now), so that the count costs no round trip of its own. Every outcome then treats the attempt
    * exactly as one counted here.
    */
-  async open(keyId: string, password: string, reservedByCaller?: SealedKey): Promise<Buffer> {
-    return this.openWith(keyId, password, reservedByCaller, async (plain) => Buffer.from(plain));
-  }
-
-  /**
-   * {@link open}, handing the opened key to `use` while the success is recorded (the counter reset,
-   * the record raised to today's KDF where due) instead of after it: the two overlap, and `use`'s
-   * result comes back only once the success is durable (a failure to record it is the answer, and
-   * `use`'s result is dropped). `use` must neither keep nor change the buffer: the recording may still
-   * read it (to seal it again), and it is wiped here once both are done.
-   */
-  async openWith<T>(keyId: string, password: string, reservedByCaller: SealedKey | undefined, use: (pkcs8: Buffer) => Promise<T>): Promise<T> {
+  async open<T>(keyId: string, password: string, reservedByCaller: SealedKey | undefined, use: (pkcs8: Buffer) => Promise<T>): Promise<T> {
     let sealed = reservedByCaller;
     if (!sealed) {
       const reserved: Array<{ kdf: SealedKey['kdf']; kek_id: string; sealed: Buffer }> = await this.ds.query(

@@ -58,7 +58,7 @@ export class TemporaryKeyAuthorizer {
     // authorization is signed while it records the right password (the counter reset): the two
     // overlap, and the answer leaves only once the reset is durable. The opened key is its to wipe.
     const certDer = key.certDer;
-    const { authorization, certificate, claims } = await this.depository.openWith(key.id, request.password, reserved, async (pkcs8) => {
+    const { authorization, certificate, claims } = await this.depository.open(key.id, request.password, reserved, async (pkcs8) => {
       // Through its scalar and point: OpenSSL 3's PKCS#8 decoder took ~1 ms here, after the KDF.
       const privateKey = importPrivateKey(pkcs8);
       const certificate = this.certificateOf(key.id, certDer);
