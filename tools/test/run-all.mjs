@@ -35,11 +35,17 @@ const projects = args.length ? ['--projects', args.join(',')] : [];
 ok = step('tests (every project)', join(npx, 'nx'), ['run-many', '-t', 'test', '--outputStyle=stream', '--parallel=2', '--skip-nx-cache', ...projects]) && ok;
 
 let passed = 0, failed = 0, skipped = 0;
+const failures = [];
 const files = existsSync(resultsDir) ? readdirSync(resultsDir) : [];
 for (const f of files) {
   const r = JSON.parse(readFileSync(join(resultsDir, f), 'utf8'));
   passed += r.passed; failed += r.failed; skipped += r.skipped;
   if (r.suitesFailed && !r.failed) failed += r.suitesFailed;
+  for (const x of r.failures ?? []) failures.push({ project: f.replace(/\.json$/, ''), ...x });
+}
+// Last, where a CI log's tail shows them: which tests failed, and how.
+for (const x of failures) {
+  console.log(`\n✗ ${x.project} ${x.file}\n  ${x.test}\n${x.message.replace(/^/gm, '    ')}`);
 }
 if (!ok && failed === 0) failed = 1; // a failed type-check, lint or crashed runner counts
 console.log(`\n${files.length} projects ran tests in ${((Date.now() - started) / 1000).toFixed(0)} s`);
