@@ -105,7 +105,7 @@ export async function startHarness(prefix: string, overrides: Partial<AccountsCo
       const info = await jsm.streams.info('ACCOUNTS');
       const events: KeyStatusChangedV1[] = [];
       for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
-        const m = await jsm.streams.getMessage('ACCOUNTS', { seq }).catch(() => null);
+        const m = await jsm.streams.getMessage('ACCOUNTS', { seq }); // null for a deleted sequence; any other error fails the test
         const env = m?.json<Envelope<KeyStatusChangedV1>>();
         if (env?.type === 'KeyStatusChanged') events.push(env.data);
       }

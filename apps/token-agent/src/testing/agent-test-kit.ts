@@ -127,7 +127,7 @@ export class AgentBus {
     const out: Array<{ subject: string; envelope: Envelope }> = [];
     for (let seq = info.state.first_seq; seq <= info.state.last_seq && info.state.messages > 0; seq++) {
       if (!this.cache.has(seq)) {
-        const m = await jsm.streams.getMessage(streams.agents.name, { seq }).catch(() => null);
+        const m = await jsm.streams.getMessage(streams.agents.name, { seq }); // null for a deleted sequence; any other error fails the test
         this.cache.set(seq, m ? { subject: m.subject, envelope: m.json<Envelope>() } : null);
       }
       const cached = this.cache.get(seq);
