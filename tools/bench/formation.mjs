@@ -57,7 +57,7 @@ const STATES = ['requested', 'key-generating', 'key-generated', 'certificate-iss
 const { startIsolatedStack, demoUser } = await import('./isolated-stack.mjs');
 const { sealTo } = await import('../stack/demo-flow.mjs');
 const { requestJson, followSse } = await import('./lean-http.mjs');
-const { createTestDatabase } = await import('@thk/testing');
+const { createTestDatabase, readMetrics } = await import('@thk/testing');
 const { Pkcs11Module, createTokenCsr } = await import('@thk/pkcs11');
 const { signCertificate, createTestCa, parseCsr, randomSerial, verifyCsrSignature, importPrivateKey, signCompactEs256, verifyEcdsaP256Sha256 } = await import('@thk/pki');
 const pg = (await import('pg')).default;
@@ -149,8 +149,7 @@ async function setupSystem(shm) {
     for (const t of tokens) await form(t); // warm-up: first PIN set, JIT, connections
     /** The depository's KDF time so far (accounts' `accounts_kdf_seconds`): total ms and count. */
     const kdfTotals = async () => {
-      const text = await (await fetch(`${serviceUrls.accounts}/metrics`)).text();
-      const value = (name) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+      const value = await readMetrics(serviceUrls.accounts);
       return { ms: 1000 * value('accounts_kdf_seconds_sum'), count: value('accounts_kdf_seconds_count') };
     };
     return {

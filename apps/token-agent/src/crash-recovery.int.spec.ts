@@ -49,11 +49,11 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
     });
   }
 
-  /** Waits until the agent has printed `text` (its log reaches this process through a pipe, after what it did). */
-  async function printed(proc: AgentProcess, text: string, timeoutMs = 10_000): Promise<string> {
+  /** Expects the agent to print `text`, waiting for it (its log reaches this process through a pipe, after what it did). */
+  async function expectPrinted(proc: AgentProcess, text: string, timeoutMs = 10_000): Promise<void> {
     const deadline = Date.now() + timeoutMs;
     while (!proc.output.join('').includes(text) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-    return proc.output.join('');
+    expect(proc.output.join('')).toContain(text);
   }
 
   /** Runs the CLI as a person at the workstation would. */
@@ -123,10 +123,10 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
     expect(published).toHaveLength(1);
     expect(published[0]!.id).toBe(journaled!.generation!.result!.envelope.id);
     expect(published[0]!.data.keyId).toBe(journaled!.generation!.keyId);
-    expect(await printed(second, 'published results that an earlier run had journaled but not published')).toContain('published results that an earlier run had journaled but not published');
+    await expectPrinted(second, 'published results that an earlier run had journaled but not published');
     // The unacknowledged command comes back after the ack wait: answered from the journal.
     await bus.drained(AGENT, 15_000);
-    expect(await printed(second, 'publishing the same result again')).toContain('publishing the same result again');
+    await expectPrinted(second, 'publishing the same result again');
     expect(await bus.events(AGENT, 'TokenKeyGenerated', { where: (e: Envelope<{ requestId: string }>) => e.data.requestId === requestId, timeoutMs: 0 })).toHaveLength(1);
     expect(await privateKeys('crash-a', 'new-pin-aaaa', 'thk-crash-a')).toHaveLength(1);
     expect((await journalEntry(requestId))?.generation?.result?.published).toBe(true);
@@ -157,7 +157,7 @@ describe('token agent crash recovery (child process, SoftHSM2, NATS)', () => {
     const published = await bus.events<TokenKeyGeneratedV1>(AGENT, 'TokenKeyGenerated', { where: (e) => e.data.requestId === requestId, timeoutMs: 15_000 });
     expect(published).toHaveLength(1);
     expect(published[0]!.data.keyId).toBe(journaled!.generation!.keyId);
-    expect(await printed(second, 'found the key pair an interrupted attempt generated')).toContain('found the key pair an interrupted attempt generated');
+    await expectPrinted(second, 'found the key pair an interrupted attempt generated');
     expect(await privateKeys('crash-b', 'new-pin-bbbb', 'thk-crash-b')).toEqual([madeBeforeCrash]);
     second.child.kill('SIGTERM');
     expect((await second.exited).code).toBe(0);

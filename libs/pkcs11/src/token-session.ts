@@ -123,8 +123,10 @@ export class TokenSession {
     return out;
   }
 
-  /** The public key of a public-key object, as a Node KeyObject (from `CKA_EC_POINT` or modulus + exponent). */
-  /** The key's SubjectPublicKeyInfo, and (`key`, built when first read) the key itself. */
+  /**
+   * The public key of a public-key object (from `CKA_EC_POINT`, or modulus and exponent): its
+   * SubjectPublicKeyInfo, and `key`, the Node KeyObject, built only when first read.
+   */
   readPublicKey(publicKey: Handle): { algorithm: TokenKeyAlgorithm; readonly key: KeyObject; spki: Buffer } {
     const { CKA_KEY_TYPE } = this.getAttributes(publicKey, ['CKA_KEY_TYPE']);
     if (CKA_KEY_TYPE === ck('CKK_EC')) {

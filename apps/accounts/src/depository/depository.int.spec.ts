@@ -7,6 +7,7 @@ import {
   type RpcRequest,
 } from '@thk/contracts';
 import { AppError } from '@thk/core';
+import { readMetrics } from '@thk/testing';
 import { PRODUCTION_KDF } from '../config/accounts.config.js';
 import { eventually, startHarness, type Harness } from '../testing/accounts-harness.js';
 import { createDevUser, publishFormed, publishRequested, temporaryRequest } from '../testing/events.js';
@@ -40,14 +41,13 @@ describe('depository (AuthorizeTemporaryKey, lockout, sealed keys)', () => {
   describe('AuthorizeTemporaryKey', () => {
     it('times every password tried on /metrics (accounts_kdf_seconds), right or wrong', async () => {
       const kdf = async () => {
-        const text = await (await fetch(`${h.accounts.url}/metrics`)).text();
-        const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? NaN);
+        const value = await readMetrics(h.accounts.url);
         return { count: value('accounts_kdf_seconds_count'), sum: value('accounts_kdf_seconds_sum') };
       };
       const u = await user();
       const before = await kdf();
       await authorize(u, u.password);
-      await authorize(u, 'wrong').catch(() => undefined);
+      await expect(authorize(u, 'wrong')).rejects.toMatchObject({ code: 'wrong-password' });
       const after = await kdf();
       expect(after.count - before.count).toBe(2);
       expect(after.sum).toBeGreaterThan(before.sum);
